@@ -1,0 +1,106 @@
+// Reads the resources of a YAML stream (the standalone config file): VrrpInstance documents in
+// the CRD's shape, and the Secrets they reference. Every problem names its document and field.
+import { parseAllDocuments } from 'yaml';
+import { API_VERSION } from './group.ts';
+import { describe, isObj, obj, str } from './fields.ts';
+import { ConfigError, IssueList } from './issues.ts';
+import type { Issue } from './issues.ts';
+import { parseVrrpInstanceSpec } from './vrrp-instance.ts';
+import type { VrrpInstance } from './vrrp-instance.ts';
+
+export interface Secret {
+  namespace: string;
+  name: string;
+  data: Record<string, Buffer>;
+}
+
+export interface ResourceSet {
+  vrrpInstances: VrrpInstance[];
+  secrets: Secret[];
+}
+
+/** Parses and validates; throws ConfigError listing every issue found. */
+export function parseResources(text: string, source: string): ResourceSet {
+  const issues: Issue[] = [];
+  const out: ResourceSet = { vrrpInstances: [], secrets: [] };
+  const docs = parseAllDocuments(text);
+  if (!Array.isArray(docs)) {
+    throw new ConfigError([{ where: source, field: '(file)', message: 'not a YAML document stream' }]);
+  }
+  docs.forEach((doc, i) => {
+    const where = `document ${i + 1} of ${source}`;
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors) issues.push({ where, field: '(yaml)', message: e.message });
+      return;
+    }
+    const value: unknown = doc.toJS();
+    if (value === null || value === undefined) return; // an empty document, e.g. a trailing ---
+    const list = new IssueList(where);
+    if (!isObj(value)) {
+      list.add('(document)', `must be a mapping, got ${describe(value)}`);
+    } else {
+      readDocument(value, list, out);
+    }
+    issues.push(...list.issues);
+  });
+  issues.push(...crossChecks(out, source));
+  if (issues.length > 0) throw new ConfigError(issues);
+  return out;
+}
+
+function readDocument(value: Record<string, unknown>, base: IssueList, out: ResourceSet): void {
+  const kind = value.kind;
+  const meta = obj(value, 'metadata', '', base);
+  const name = meta ? str(meta, 'name', 'metadata', base, true) : undefined;
+  if (!meta) base.add('metadata', 'required');
+  const list = new IssueList(`${String(kind)}/${name ?? '?'} (${base.where})`);
+  if (kind === 'VrrpInstance') {
+    if (value.apiVersion !== API_VERSION) list.add('apiVersion', `must be ${API_VERSION}, got ${describe(value.apiVersion)}`);
+    const spec = obj(value, 'spec', '', list);
+    if (!spec) list.add('spec', 'required');
+    else if (name) {
+      const inst = parseVrrpInstanceSpec(name, spec, list);
+      if (inst) out.vrrpInstances.push(inst);
+    }
+  } else if (kind === 'Secret') {
+    if (value.apiVersion !== 'v1') list.add('apiVersion', `must be v1, got ${describe(value.apiVersion)}`);
+    const secret = name && meta ? readSecret(name, meta, value, list) : undefined;
+    if (secret) out.secrets.push(secret);
+  } else {
+    list.add('kind', `must be VrrpInstance or Secret, got ${describe(kind)}`);
+  }
+  base.issues.push(...list.issues);
+}
+
+function readSecret(name: string, meta: Record<string, unknown>, value: Record<string, unknown>, list: IssueList): Secret {
+  const namespace = typeof meta.namespace === 'string' ? meta.namespace : 'default';
+  const data: Record<string, Buffer> = {};
+  for (const [k, v] of Object.entries(obj(value, 'data', '', list) ?? {})) {
+    if (typeof v === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(v)) data[k] = Buffer.from(v, 'base64');
+    else list.add(`data.${k}`, 'must be base64 text');
+  }
+  for (const [k, v] of Object.entries(obj(value, 'stringData', '', list) ?? {})) {
+    if (typeof v === 'string') data[k] = Buffer.from(v, 'utf8');
+    else list.add(`stringData.${k}`, 'must be a string');
+  }
+  return { namespace, name, data };
+}
+
+/** Problems that need several documents to see: duplicate names, VRIDs shared on one segment. */
+function crossChecks(set: ResourceSet, source: string): Issue[] {
+  const issues: Issue[] = [];
+  const seen = new Map<string, string>();
+  for (const inst of set.vrrpInstances) {
+    const where = `VrrpInstance/${inst.name} (${source})`;
+    if (seen.has(`name:${inst.name}`)) issues.push({ where, field: 'metadata.name', message: 'defined twice' });
+    seen.set(`name:${inst.name}`, inst.name);
+    // Two routers with one VRID on one interface and family would answer each other's adverts.
+    const key = `vrid:${inst.spec.interface ?? '(auto)'}:${inst.spec.family}:${inst.spec.vrid}`;
+    const other = seen.get(key);
+    if (other !== undefined) {
+      issues.push({ where, field: 'spec.vrid', message: `VRID ${inst.spec.vrid} is already used by VrrpInstance/${other} on the same interface and address family` });
+    }
+    seen.set(key, inst.name);
+  }
+  return issues;
+}

@@ -1,0 +1,219 @@
+// VrrpInstance: one VRRP virtual router on one L2 segment. This file holds the typed shape of
+// the resource (as the CRD and the standalone config file spell it) and its validation; the
+// agent turns a validated instance into per-node router settings (src/agent/desired.ts).
+import { parseCidr, parseAddress } from './address.ts';
+import type { Cidr, Family } from './address.ts';
+import {
+  bool, duration, int, isObj, list, obj, rejectUnknown, str, stringMap, describe,
+} from './fields.ts';
+import type { Obj } from './fields.ts';
+import type { IssueList } from './issues.ts';
+
+export interface SecretKeyRef {
+  namespace: string;
+  name: string;
+  key: string;
+}
+
+export interface ExecCheck {
+  command: string[];
+  intervalMs: number;
+  timeoutMs: number;
+  /** Consecutive successes before a down check counts as up. */
+  rise: number;
+  /** Consecutive failures before an up check counts as down. */
+  fall: number;
+}
+
+export interface Track {
+  name: string;
+  /** keepalived semantics: < 0 subtracted while down, > 0 added while up, 0 = down means FAULT. */
+  weight: number;
+  exec: ExecCheck;
+}
+
+export interface PriorityOverride {
+  node: string;
+  priority: number;
+}
+
+export interface VrrpInstanceSpec {
+  vrid: number;
+  version: 2 | 3;
+  interface: string | undefined;
+  nodeSelector: Record<string, string>;
+  virtualIPs: Cidr[];
+  family: Family;
+  priority: number;
+  priorityOverrides: PriorityOverride[];
+  preempt: boolean;
+  preemptDelayMs: number;
+  advertisementIntervalMs: number;
+  unicastPeers: string[];
+  authentication: { secretRef: SecretKeyRef } | undefined;
+  tracks: Track[];
+  garp: { repeat: number; delayMs: number; refreshMs: number };
+}
+
+export interface VrrpInstance {
+  name: string;
+  spec: VrrpInstanceSpec;
+}
+
+const SPEC_FIELDS = [
+  'vrid', 'version', 'interface', 'nodeSelector', 'virtualIPs', 'priority', 'priorityOverrides',
+  'preempt', 'preemptDelay', 'advertisementInterval', 'unicastPeers', 'authentication', 'tracks',
+  'garp',
+] as const;
+
+/** Validates `spec` of a VrrpInstance document; returns undefined when any issue was found. */
+export function parseVrrpInstanceSpec(name: string, spec: Obj, issues: IssueList): VrrpInstance | undefined {
+  const before = issues.issues.length;
+  const p = 'spec';
+  rejectUnknown(spec, SPEC_FIELDS, p, issues);
+
+  const vrid = int(spec, 'vrid', p, issues, { min: 1, max: 255 });
+  const versionRaw = spec.version ?? 3;
+  if (versionRaw !== 2 && versionRaw !== 3) issues.add(`${p}.version`, `must be 2 or 3, got ${describe(versionRaw)}`);
+  const version = versionRaw === 2 ? 2 : 3;
+  const iface = str(spec, 'interface', p, issues, false);
+  const nodeSelector = readNodeSelector(spec, p, issues);
+
+  const vips = readVips(spec, p, issues, version);
+  const family: Family = vips[0]?.family ?? 4;
+
+  const priority = int(spec, 'priority', p, issues, { min: 1, max: 255, def: 100 });
+  const priorityOverrides = list(spec, 'priorityOverrides', p, issues).flatMap((o, i) => {
+    const path = `${p}.priorityOverrides[${i}]`;
+    if (!isObj(o)) return issues.add(path, `must be an object, got ${describe(o)}`), [];
+    rejectUnknown(o, ['node', 'priority'], path, issues);
+    const node = str(o, 'node', path, issues, true);
+    const prio = int(o, 'priority', path, issues, { min: 1, max: 255 });
+    return node !== undefined && prio !== undefined ? [{ node, priority: prio }] : [];
+  });
+
+  const preempt = bool(spec, 'preempt', p, issues, true);
+  const preemptDelayMs = duration(spec, 'preemptDelay', p, issues, { minMs: 0, maxMs: 1_000_000, defMs: 0 });
+  const advertisementIntervalMs = readInterval(spec, p, issues, version);
+
+  const unicastPeers = list(spec, 'unicastPeers', p, issues).flatMap((v, i) => {
+    const a = typeof v === 'string' ? parseAddress(v) : undefined;
+    if (!a) return issues.add(`${p}.unicastPeers[${i}]`, `must be an IP address, got ${describe(v)}`), [];
+    if (vips.length > 0 && a.family !== family) {
+      return issues.add(`${p}.unicastPeers[${i}]`, `is IPv${a.family} but the virtualIPs are IPv${family}`), [];
+    }
+    return [a.address];
+  });
+
+  const authentication = readAuthentication(spec, p, issues, version);
+  const tracks = readTracks(spec, p, issues);
+  const garpObj = obj(spec, 'garp', p, issues) ?? {};
+  rejectUnknown(garpObj, ['repeat', 'delay', 'refresh'], `${p}.garp`, issues);
+  const garp = {
+    repeat: int(garpObj, 'repeat', `${p}.garp`, issues, { min: 1, max: 100, def: 5 }) ?? 5,
+    delayMs: duration(garpObj, 'delay', `${p}.garp`, issues, { minMs: 0, maxMs: 3_600_000, defMs: 5000 }) ?? 0,
+    refreshMs: duration(garpObj, 'refresh', `${p}.garp`, issues, { minMs: 0, maxMs: 86_400_000, defMs: 0 }) ?? 0,
+  };
+
+  if (issues.issues.length !== before || vrid === undefined || priority === undefined
+    || preemptDelayMs === undefined || advertisementIntervalMs === undefined) return undefined;
+  return {
+    name,
+    spec: {
+      vrid, version, interface: iface, nodeSelector, virtualIPs: vips, family, priority,
+      priorityOverrides, preempt, preemptDelayMs, advertisementIntervalMs, unicastPeers,
+      authentication, tracks, garp,
+    },
+  };
+}
+
+function readNodeSelector(spec: Obj, p: string, issues: IssueList): Record<string, string> {
+  const sel = obj(spec, 'nodeSelector', p, issues);
+  if (!sel) return {};
+  rejectUnknown(sel, ['matchLabels'], `${p}.nodeSelector`, issues);
+  return stringMap(sel, 'matchLabels', `${p}.nodeSelector`, issues);
+}
+
+function readVips(spec: Obj, p: string, issues: IssueList, version: 2 | 3): Cidr[] {
+  const raw = list(spec, 'virtualIPs', p, issues);
+  if (spec.virtualIPs === undefined || raw.length === 0) {
+    issues.add(`${p}.virtualIPs`, 'must list at least one address');
+    return [];
+  }
+  // The VRRP address count is one byte; keepalived moves extra ones outside the advert, we refuse.
+  if (raw.length > 255) issues.add(`${p}.virtualIPs`, `at most 255 addresses, got ${raw.length}`);
+  const vips = raw.flatMap((v, i) => {
+    const c = typeof v === 'string' ? parseCidr(v) : undefined;
+    if (!c) return issues.add(`${p}.virtualIPs[${i}]`, `must be an address or CIDR like 198.18.0.100/24, got ${describe(v)}`), [];
+    return [c];
+  });
+  const first = vips[0];
+  vips.forEach((c, i) => {
+    if (first && c.family !== first.family) {
+      issues.add(`${p}.virtualIPs[${i}]`, `mixes IPv${c.family} with IPv${first.family}: one address family per instance (RFC 5798)`);
+    }
+    if (vips.findIndex((o) => o.address === c.address) !== i) issues.add(`${p}.virtualIPs[${i}]`, `duplicate address ${c.address}`);
+  });
+  if (version === 2 && first?.family === 6) issues.add(`${p}.version`, 'VRRPv2 carries IPv4 only; use version 3 for IPv6');
+  return vips;
+}
+
+function readInterval(spec: Obj, p: string, issues: IssueList, version: 2 | 3): number | undefined {
+  // v3 carries centiseconds in 12 bits; v2 carries whole seconds in 8 bits.
+  const ms = duration(spec, 'advertisementInterval', p, issues,
+    version === 3 ? { minMs: 10, maxMs: 40_950, defMs: 1000 } : { minMs: 1000, maxMs: 255_000, defMs: 1000 });
+  if (ms === undefined) return undefined;
+  const unit = version === 3 ? 10 : 1000;
+  if (ms % unit !== 0) {
+    issues.add(`${p}.advertisementInterval`, version === 3
+      ? 'VRRPv3 intervals are whole centiseconds (multiples of 10ms)'
+      : 'VRRPv2 intervals are whole seconds');
+    return undefined;
+  }
+  return ms;
+}
+
+function readAuthentication(spec: Obj, p: string, issues: IssueList, version: 2 | 3): VrrpInstanceSpec['authentication'] {
+  const auth = obj(spec, 'authentication', p, issues);
+  if (!auth) return undefined;
+  const path = `${p}.authentication`;
+  // RFC 5798 removed authentication; only v2's simple password exists on the wire.
+  if (version !== 2) issues.add(path, 'authentication exists only in VRRPv2 (version: 2)');
+  rejectUnknown(auth, ['type', 'secretRef'], path, issues);
+  if (auth.type !== 'PASS') issues.add(`${path}.type`, `must be PASS, got ${describe(auth.type)}`);
+  const ref = obj(auth, 'secretRef', path, issues);
+  if (!ref) return issues.add(`${path}.secretRef`, 'required'), undefined;
+  rejectUnknown(ref, ['namespace', 'name', 'key'], `${path}.secretRef`, issues);
+  const name = str(ref, 'name', `${path}.secretRef`, issues, true);
+  const key = str(ref, 'key', `${path}.secretRef`, issues, true);
+  const namespace = str(ref, 'namespace', `${path}.secretRef`, issues, false) ?? 'default';
+  return name && key ? { secretRef: { namespace, name, key } } : undefined;
+}
+
+function readTracks(spec: Obj, p: string, issues: IssueList): Track[] {
+  return list(spec, 'tracks', p, issues).flatMap((t, i) => {
+    const path = `${p}.tracks[${i}]`;
+    if (!isObj(t)) return issues.add(path, `must be an object, got ${describe(t)}`), [];
+    rejectUnknown(t, ['name', 'weight', 'exec'], path, issues);
+    const name = str(t, 'name', path, issues, true);
+    const weight = int(t, 'weight', path, issues, { min: -253, max: 253 });
+    const e = obj(t, 'exec', path, issues);
+    if (!e) return issues.add(`${path}.exec`, 'required (the check to run)'), [];
+    const ep = `${path}.exec`;
+    rejectUnknown(e, ['command', 'interval', 'timeout', 'rise', 'fall'], ep, issues);
+    const command = list(e, 'command', ep, issues);
+    if (command.length === 0 || !command.every((c) => typeof c === 'string')) {
+      issues.add(`${ep}.command`, 'must be a non-empty list of strings (program and arguments)');
+    }
+    const intervalMs = duration(e, 'interval', ep, issues, { minMs: 100, maxMs: 3_600_000, defMs: 1000 });
+    const timeoutMs = duration(e, 'timeout', ep, issues, { minMs: 10, maxMs: 3_600_000, defMs: 1000 });
+    const rise = int(e, 'rise', ep, issues, { min: 1, max: 100, def: 1 });
+    const fall = int(e, 'fall', ep, issues, { min: 1, max: 100, def: 1 });
+    if (name === undefined || weight === undefined || intervalMs === undefined || timeoutMs === undefined
+      || rise === undefined || fall === undefined) return [];
+    if (list(spec, 'tracks', p, issues).filter((o) => isObj(o) && o.name === name).length > 1) {
+      issues.add(`${path}.name`, `duplicate track name ${name}`);
+    }
+    return [{ name, weight, exec: { command: command as string[], intervalMs, timeoutMs, rise, fall } }];
+  });
+}
