@@ -1,0 +1,129 @@
+// The agent's main thread: reads the desired resources, keeps the tracked checks running,
+// hands per-node plans to the VRRP thread and reports what it does (logs, metrics).
+import { Worker } from 'node:worker_threads';
+import type { Server } from 'node:http';
+import type { ResourceSet } from '../api/documents.ts';
+import { ConfigError } from '../api/issues.ts';
+import type { Logger } from '../log.ts';
+import type { ConfigSource } from './config-source.ts';
+import { plansForNode } from './desired.ts';
+import type { NodeIdentity } from './desired.ts';
+import { AgentMetrics } from './metrics.ts';
+import type { FromVrrpThread, ToVrrpThread } from './messages.ts';
+import { serveHttp } from './http.ts';
+import { TrackRunner } from './tracks.ts';
+
+export interface AgentOptions {
+  node: NodeIdentity;
+  source: ConfigSource;
+  metricsAddr: string | undefined;
+  log: Logger;
+}
+
+const SHUTDOWN_TIMEOUT_MS = 5000;
+
+export class Agent {
+  private readonly opts: AgentOptions;
+  private readonly metrics = new AgentMetrics();
+  private readonly vrrp: Worker;
+  private readonly tracks: TrackRunner;
+  private configured = false;
+  private server: Server | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(opts: AgentOptions) {
+    this.opts = opts;
+    this.vrrp = new Worker(new URL('./vrrp-thread.ts', import.meta.url), { name: 'vrrp' });
+    this.vrrp.on('message', (m: FromVrrpThread) => this.onVrrpMessage(m));
+    this.vrrp.on('error', (e) => {
+      // Without the VRRP thread this node cannot take part: exit so the supervisor restarts us.
+      opts.log.fatal({ err: e }, 'VRRP thread crashed');
+      process.exit(70);
+    });
+    this.tracks = new TrackRunner((instance, track, result, changed, up) => {
+      this.metrics.check(instance, track, up, result.durationMs);
+      if (!changed) return;
+      opts.log.info({ instance, track, up, detail: result.detail }, `track ${track} ${up ? 'up' : 'down'}`);
+      this.send({ type: 'track', instance, track, up });
+    });
+  }
+
+  /** Loads the config (throws ConfigError if invalid) and starts everything. */
+  async start(): Promise<void> {
+    const set = await this.opts.source.load();
+    this.apply(set);
+    this.opts.source.watch(
+      (next) => {
+        this.opts.log.info({ vrrpInstances: next.vrrpInstances.length }, 'configuration changed');
+        this.apply(next);
+      },
+      (e) => this.opts.log.error({ err: e instanceof ConfigError ? e.message : String(e) }, 'configuration rejected; keeping the running one'),
+    );
+    if (this.opts.metricsAddr) {
+      this.server = await serveHttp(this.opts.metricsAddr, this.metrics.registry, () => this.configured);
+    }
+  }
+
+  reload(): void {
+    this.opts.source.reload();
+  }
+
+  /** SIGTERM: masters send priority 0 and remove their VIPs, then the process may exit. */
+  stop(): Promise<void> {
+    this.stopping ??= new Promise<void>((resolve) => {
+      this.opts.source.close();
+      this.tracks.stop();
+      this.server?.close();
+      const timer = setTimeout(() => {
+        this.opts.log.error('VRRP thread did not stop in time');
+        resolve();
+      }, SHUTDOWN_TIMEOUT_MS);
+      this.vrrp.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.send({ type: 'shutdown' });
+    });
+    return this.stopping;
+  }
+
+  private apply(set: ResourceSet): void {
+    let plans;
+    try {
+      plans = plansForNode(set, this.opts.node, (i, t) => this.tracks.isUp(i, t));
+    } catch (e) {
+      this.opts.log.error({ err: String(e) }, 'configuration rejected; keeping the running one');
+      return;
+    }
+    const mine = set.vrrpInstances.filter((i) => plans.some((p) => p.name === i.name));
+    for (const r of this.tracks.apply(mine)) this.metrics.forgetTrack(r.instance, r.track);
+    this.send({ type: 'configure', plans });
+  }
+
+  private send(m: ToVrrpThread): void {
+    this.vrrp.postMessage(m);
+  }
+
+  private onVrrpMessage(m: FromVrrpThread): void {
+    const log = this.opts.log;
+    switch (m.type) {
+      case 'transition':
+        this.metrics.transition(m.instance, m.to, m.failoverMs);
+        log.info({ instance: m.instance, from: m.from, to: m.to, reason: m.reason, masterIP: m.masterIP, failoverMs: m.failoverMs },
+          `${m.instance}: ${m.from} -> ${m.to} (${m.reason})`);
+        break;
+      case 'snapshot':
+        this.metrics.snapshot(m.instances, m.timerLatenessMs, m.unknownVridDrops);
+        break;
+      case 'log':
+        log[m.level](m.fields, m.msg);
+        break;
+      case 'configured':
+        this.configured = true;
+        log.info('configuration applied');
+        break;
+      case 'stopped':
+        break;
+    }
+  }
+}

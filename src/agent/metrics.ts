@@ -1,0 +1,83 @@
+// Prometheus metrics of the agent. The VRRP thread keeps plain counters; the main thread turns
+// its periodic snapshots into counter increments here, so scrapes never touch the VRRP thread.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { InstanceSnapshot } from './messages.ts';
+
+const STATES = ['Initialize', 'Backup', 'Master', 'Fault'] as const;
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+  private readonly state = new Gauge({ name: 'kubelived_vrrp_state', help: 'VRRP state of the instance on this node (1 for the current state).', labelNames: ['instance', 'state'], registers: [this.registry] });
+  private readonly priority = new Gauge({ name: 'kubelived_vrrp_effective_priority', help: 'Priority advertised after tracked checks.', labelNames: ['instance'], registers: [this.registry] });
+  private readonly transitions = new Counter({ name: 'kubelived_vrrp_transitions_total', help: 'VRRP state transitions, by the state entered.', labelNames: ['instance', 'to'], registers: [this.registry] });
+  private readonly sent = new Counter({ name: 'kubelived_vrrp_adverts_sent_total', help: 'VRRP advertisements sent.', labelNames: ['instance'], registers: [this.registry] });
+  private readonly received = new Counter({ name: 'kubelived_vrrp_adverts_received_total', help: 'Valid VRRP advertisements received.', labelNames: ['instance'], registers: [this.registry] });
+  private readonly dropped = new Counter({ name: 'kubelived_vrrp_packets_dropped_total', help: 'VRRP packets dropped, by reason.', labelNames: ['instance', 'reason'], registers: [this.registry] });
+  private readonly unknownVrid = new Counter({ name: 'kubelived_vrrp_unknown_vrid_packets_total', help: 'VRRP packets for a VRID this node does not run.', registers: [this.registry] });
+  private readonly failover = new Histogram({
+    name: 'kubelived_vrrp_failover_duration_seconds',
+    help: 'Time from the last advert of the old master to this node becoming master.',
+    labelNames: ['instance'],
+    buckets: [0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 2, 3, 4, 6, 10],
+    registers: [this.registry],
+  });
+  private readonly timerLateness = new Gauge({ name: 'kubelived_vrrp_timer_lateness_seconds', help: 'Worst lateness of a VRRP timer in the last snapshot period.', registers: [this.registry] });
+  private readonly trackUp = new Gauge({ name: 'kubelived_vrrp_track_up', help: 'Tracked check state (1 up, 0 down).', labelNames: ['instance', 'track'], registers: [this.registry] });
+  private readonly checkSeconds = new Histogram({ name: 'kubelived_vrrp_track_check_duration_seconds', help: 'Duration of tracked check runs.', labelNames: ['instance', 'track'], buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
+  private last = new Map<string, InstanceSnapshot>();
+  private unknownVridTotal = 0;
+
+  constructor() {
+    // Includes nodejs_eventloop_lag_seconds for the main thread.
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  transition(instance: string, to: string, failoverMs: number | undefined): void {
+    this.transitions.inc({ instance, to });
+    for (const s of STATES) this.state.set({ instance, state: s }, s === to ? 1 : 0);
+    if (failoverMs !== undefined) this.failover.observe({ instance }, failoverMs / 1000);
+  }
+
+  snapshot(instances: InstanceSnapshot[], timerLatenessMs: number, unknownVridDrops: number): void {
+    const next = new Map<string, InstanceSnapshot>();
+    for (const s of instances) {
+      const prev = this.last.get(s.name);
+      this.sent.inc({ instance: s.name }, s.advertsSent - (prev?.advertsSent ?? 0));
+      this.received.inc({ instance: s.name }, s.advertsReceived - (prev?.advertsReceived ?? 0));
+      for (const [reason, n] of Object.entries(s.drops)) {
+        const delta = n - (prev?.drops[reason] ?? 0);
+        if (delta > 0 || !prev) this.dropped.inc({ instance: s.name, reason }, delta);
+      }
+      this.priority.set({ instance: s.name }, s.effectivePriority);
+      for (const st of STATES) this.state.set({ instance: s.name, state: st }, st === s.state ? 1 : 0);
+      next.set(s.name, s);
+    }
+    for (const [name, prev] of this.last) if (!next.has(name)) this.forget(prev);
+    this.last = next;
+    this.timerLateness.set(timerLatenessMs / 1000);
+    const prevUnknown = this.unknownVridTotal;
+    this.unknownVrid.inc(Math.max(0, unknownVridDrops - prevUnknown));
+    this.unknownVridTotal = unknownVridDrops;
+  }
+
+  check(instance: string, track: string, up: boolean, durationMs: number): void {
+    this.trackUp.set({ instance, track }, up ? 1 : 0);
+    this.checkSeconds.observe({ instance, track }, durationMs / 1000);
+  }
+
+  forgetTrack(instance: string, track: string): void {
+    this.trackUp.remove({ instance, track });
+    this.checkSeconds.remove({ instance, track });
+  }
+
+  /** A removed instance disappears from the scrape instead of freezing at its last values. */
+  private forget(prev: InstanceSnapshot): void {
+    const instance = prev.name;
+    for (const m of [this.priority, this.sent, this.received, this.failover]) m.remove({ instance });
+    for (const s of STATES) {
+      this.state.remove({ instance, state: s });
+      this.transitions.remove({ instance, to: s });
+    }
+    for (const reason of Object.keys(prev.drops)) this.dropped.remove({ instance, reason });
+  }
+}

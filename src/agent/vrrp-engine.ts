@@ -1,0 +1,293 @@
+// Drives the sans-I/O routers with real time, real sockets and real addresses. It owns one
+// timer (the earliest deadline of all routers) and drains every router's actions right after
+// each input, so a received advert or an expired timer turns into packets at once.
+import { VrrpRouter } from '../vrrp/router.ts';
+import type { Action, RouterConfig } from '../vrrp/router.ts';
+import { Rtnl } from '../net/rtnl.ts';
+import type { AddressInfo } from '../net/rtnl.ts';
+import { VrrpSocket } from '../net/vrrp-socket.ts';
+import type { VrrpMessage } from '../net/vrrp-socket.ts';
+import { announce } from '../net/announce.ts';
+import { inSubnet, isLinkLocal } from '../api/address.ts';
+import type { Family } from '../api/address.ts';
+import type { FromVrrpThread, InstancePlan, InstanceSnapshot } from './messages.ts';
+import { VipSet } from './vip-set.ts';
+
+/** Kernel-side lifetime of a VIP; the master refreshes it, so a dead agent's VIPs expire. */
+export const VIP_LIFETIME_S = 2;
+const VIP_REFRESH_MS = 500;
+
+interface Slot {
+  plan: InstancePlan;
+  key: string;
+  router: VrrpRouter;
+  socket: SharedSocket;
+  ifindex: number;
+  vips: VipSet;
+  lastAdvertAt: number | undefined;
+}
+
+interface SharedSocket {
+  key: string;
+  socket: VrrpSocket;
+  users: number;
+}
+
+/** The part of a plan whose change requires restarting the router (not live track state). */
+function planKey(p: InstancePlan): string {
+  return JSON.stringify({ ...p, tracks: p.tracks.map((t) => ({ name: t.name, weight: t.weight })) });
+}
+
+export class VrrpEngine {
+  private readonly slots = new Map<string, Slot>();
+  private readonly sockets = new Map<string, SharedSocket>();
+  private readonly rtnl = new Rtnl();
+  private timer: NodeJS.Timeout | undefined;
+  private deadline: number | undefined;
+  private maxLatenessMs = 0;
+  private unknownVridDrops = 0;
+  private readonly refresher: NodeJS.Timeout;
+  private readonly post: (m: FromVrrpThread) => void;
+
+  constructor(post: (m: FromVrrpThread) => void) {
+    this.post = post;
+    this.refresher = setInterval(() => this.refreshVips(), VIP_REFRESH_MS);
+    this.rtnl.subscribe((ev) => {
+      if (ev.kind !== 'link') return;
+      const now = performance.now();
+      for (const s of this.slots.values()) {
+        if (s.ifindex === ev.ifindex) s.router.setLink(ev.up && ev.carrier, now);
+      }
+      this.drainAll(now);
+    });
+  }
+
+  /** Applies a whole desired set: unchanged instances are not touched at all. */
+  async configure(plans: InstancePlan[]): Promise<void> {
+    const wanted = new Map(plans.map((p) => [p.name, p]));
+    for (const [name, slot] of this.slots) {
+      const p = wanted.get(name);
+      if (!p || planKey(p) !== slot.key) await this.stopSlot(slot);
+    }
+    for (const p of plans) {
+      if (this.slots.has(p.name)) continue;
+      try {
+        await this.startSlot(p);
+      } catch (e) {
+        this.log('error', 'cannot start instance', { instance: p.name, err: String(e) });
+      }
+    }
+  }
+
+  setTrack(instance: string, track: string, up: boolean): void {
+    const slot = this.slots.get(instance);
+    if (!slot) return;
+    const now = performance.now();
+    slot.router.setTrack(track, up, now);
+    this.drain(slot, now);
+    this.reschedule();
+  }
+
+  async shutdown(): Promise<void> {
+    clearInterval(this.refresher);
+    for (const slot of [...this.slots.values()]) await this.stopSlot(slot);
+    clearTimeout(this.timer);
+    this.rtnl.close();
+  }
+
+  snapshot(): FromVrrpThread {
+    const instances: InstanceSnapshot[] = [...this.slots.values()].map((s) => ({
+      name: s.plan.name,
+      state: s.router.state,
+      effectivePriority: s.router.effectivePriority,
+      masterIP: s.router.masterIP,
+      advertsSent: s.router.stats.advertsSent,
+      advertsReceived: s.router.stats.advertsReceived,
+      drops: { ...s.router.stats.drops },
+    }));
+    const lateness = this.maxLatenessMs;
+    this.maxLatenessMs = 0;
+    return { type: 'snapshot', instances, timerLatenessMs: lateness, unknownVridDrops: this.unknownVridDrops };
+  }
+
+  private async startSlot(plan: InstancePlan): Promise<void> {
+    const addrs = await this.rtnl.listAddresses({ family: plan.family });
+    const links = await this.rtnl.listLinks();
+    const ifname = plan.ifname ?? this.autoInterface(plan, addrs, links);
+    const link = links.find((l) => l.name === ifname);
+    if (!link) throw new Error(`interface ${ifname} does not exist`);
+    const localAddress = this.localAddress(plan, addrs.filter((a) => a.ifindex === link.ifindex));
+    const vips = new VipSet(this.rtnl, link.ifindex, plan.vips, VIP_LIFETIME_S);
+    // A previous run killed with SIGKILL may have left VIPs behind; we start as backup, so any
+    // VIP of ours on the interface is stale (an address owner, priority 255, really owns it).
+    if (plan.priority !== 255) {
+      const removed = await vips.removeStale(addrs);
+      if (removed.length > 0) this.log('warn', 'removed stale VIPs', { instance: plan.name, addresses: removed });
+    }
+    const config: RouterConfig = {
+      name: plan.name, vrid: plan.vrid, version: plan.version, family: plan.family,
+      priority: plan.priority, virtualIPs: plan.vips.map((v) => v.address),
+      advertIntervalCs: plan.advertIntervalCs, preempt: plan.preempt,
+      preemptDelayMs: plan.preemptDelayMs, acceptMode: true,
+      ...(plan.authPassword !== undefined ? { authPassword: plan.authPassword } : {}),
+      unicastPeers: plan.unicastPeers, localAddress,
+      tracks: plan.tracks.map((t) => ({ name: t.name, weight: t.weight })),
+      garp: plan.garp,
+    };
+    const router = new VrrpRouter(config);
+    const socket = this.acquireSocket(ifname, plan.family, plan.unicastPeers.length === 0);
+    const slot: Slot = { plan, key: planKey(plan), router, socket, ifindex: link.ifindex, vips, lastAdvertAt: undefined };
+    this.slots.set(plan.name, slot);
+    const now = performance.now();
+    for (const t of plan.tracks) if (!t.up) router.setTrack(t.name, false, now);
+    router.setLink(link.up && link.carrier, now);
+    router.start(now);
+    this.drain(slot, now);
+    this.reschedule();
+    this.log('info', 'instance started', { instance: plan.name, interface: ifname, localAddress, vrid: plan.vrid });
+  }
+
+  private async stopSlot(slot: Slot): Promise<void> {
+    const now = performance.now();
+    slot.router.shutdown(now);
+    this.drain(slot, now);
+    this.slots.delete(slot.plan.name);
+    await slot.vips.settled();
+    this.releaseSocket(slot.socket);
+    this.reschedule();
+  }
+
+  private autoInterface(plan: InstancePlan, addrs: AddressInfo[], links: { ifindex: number; name: string }[]): string {
+    const vip = plan.vips[0];
+    const holder = vip && addrs.find((a) => inSubnet(vip.address, { address: a.address, prefixLen: a.prefixLen, family: a.family }) && a.prefixLen < (a.family === 4 ? 32 : 128));
+    const name = holder && links.find((l) => l.ifindex === holder.ifindex)?.name;
+    if (!name) throw new Error(`no interface has an address in the subnet of ${vip?.address}; set spec.interface`);
+    return name;
+  }
+
+  /** The advert source: IPv4 primary address, or the IPv6 link-local address (RFC 5798 5.1.2.1). */
+  private localAddress(plan: InstancePlan, onLink: AddressInfo[]): string {
+    const vipSet = new Set(plan.vips.map((v) => v.address));
+    const candidates = onLink.filter((a) => !vipSet.has(a.address) && (plan.family === 4 || isLinkLocal(a.address)));
+    const first = candidates[0];
+    if (!first) throw new Error(`interface has no ${plan.family === 4 ? 'IPv4' : 'IPv6 link-local'} address to send adverts from`);
+    return first.address;
+  }
+
+  private acquireSocket(ifname: string, family: Family, multicast: boolean): SharedSocket {
+    const key = `${ifname}/${family}/${multicast ? 'mc' : 'uc'}`;
+    let shared = this.sockets.get(key);
+    if (!shared) {
+      const socket = VrrpSocket.open({ family, ifname, multicast },
+        (m) => this.onMessage(key, m),
+        (e) => this.log('error', 'VRRP socket error', { socket: key, err: String(e) }));
+      shared = { key, socket, users: 0 };
+      this.sockets.set(key, shared);
+    }
+    shared.users++;
+    return shared;
+  }
+
+  private releaseSocket(shared: SharedSocket): void {
+    if (--shared.users > 0) return;
+    shared.socket.close();
+    this.sockets.delete(shared.key);
+  }
+
+  private onMessage(socketKey: string, m: VrrpMessage): void {
+    const now = performance.now();
+    const vrid = m.payload[1];
+    let matched = false;
+    for (const slot of this.slots.values()) {
+      if (slot.socket.key !== socketKey || slot.plan.vrid !== vrid) continue;
+      matched = true;
+      const before = slot.router.stats.advertsReceived;
+      slot.router.receive(m.payload, { src: m.src, dst: m.dst, ttl: m.ttl }, now);
+      if (slot.router.stats.advertsReceived !== before) slot.lastAdvertAt = now;
+      this.drain(slot, now);
+    }
+    if (!matched) this.unknownVridDrops++;
+    this.reschedule();
+  }
+
+  private onTimer(): void {
+    const now = performance.now();
+    if (this.deadline !== undefined) this.maxLatenessMs = Math.max(this.maxLatenessMs, now - this.deadline);
+    this.deadline = undefined;
+    for (const slot of this.slots.values()) {
+      const t = slot.router.nextTimeout();
+      if (t !== undefined && t <= now) slot.router.timeout(now);
+    }
+    this.drainAll(now);
+  }
+
+  private drainAll(now: number): void {
+    for (const slot of this.slots.values()) this.drain(slot, now);
+    this.reschedule();
+  }
+
+  private reschedule(): void {
+    let next: number | undefined;
+    for (const slot of this.slots.values()) {
+      const t = slot.router.nextTimeout();
+      if (t !== undefined && (next === undefined || t < next)) next = t;
+    }
+    if (next === this.deadline) return;
+    clearTimeout(this.timer);
+    this.deadline = next;
+    if (next !== undefined) this.timer = setTimeout(() => this.onTimer(), Math.max(0, next - performance.now()));
+  }
+
+  private drain(slot: Slot, now: number): void {
+    for (let a = slot.router.pollAction(); a; a = slot.router.pollAction()) this.perform(slot, a, now);
+  }
+
+  private perform(slot: Slot, a: Action, now: number): void {
+    switch (a.kind) {
+      case 'send':
+        for (const dst of a.to) {
+          try {
+            slot.socket.socket.send(Buffer.from(a.bytes), dst, a.src);
+          } catch (e) {
+            this.log('warn', 'advert send failed', { instance: slot.plan.name, dst, err: String(e) });
+          }
+        }
+        break;
+      case 'addVips':
+        slot.vips.add(a.addresses, (e) => this.log('error', 'cannot add VIP', { instance: slot.plan.name, err: String(e) }));
+        break;
+      case 'removeVips':
+        slot.vips.remove(a.addresses, (e) => this.log('error', 'cannot remove VIP', { instance: slot.plan.name, err: String(e) }));
+        break;
+      case 'announce':
+        // Announce once the kernel holds the addresses, so the first client packet is answered.
+        void slot.vips.settled().then(() => {
+          for (const address of a.addresses) {
+            try {
+              announce({ ifindex: slot.ifindex, address, family: slot.plan.family, repeat: a.repeat });
+            } catch (e) {
+              this.log('warn', 'announce failed', { instance: slot.plan.name, address, err: String(e) });
+            }
+          }
+        });
+        break;
+      case 'transition': {
+        const failoverMs = a.to === 'Master' && a.from === 'Backup' && slot.lastAdvertAt !== undefined
+          ? now - slot.lastAdvertAt : undefined;
+        this.post({ type: 'transition', instance: slot.plan.name, from: a.from, to: a.to, reason: a.reason, masterIP: a.masterIP, failoverMs });
+        break;
+      }
+    }
+  }
+
+  private refreshVips(): void {
+    for (const slot of this.slots.values()) {
+      if (slot.router.state !== 'Master') continue;
+      slot.vips.refresh((e) => this.log('error', 'cannot refresh VIP', { instance: slot.plan.name, err: String(e) }));
+    }
+  }
+
+  private log(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>): void {
+    this.post({ type: 'log', level, msg, fields });
+  }
+}
