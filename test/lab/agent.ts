@@ -1,0 +1,73 @@
+// Runs real kubelived agents (the CLI, as a user would) inside lab node namespaces, and reads
+// their JSON log lines to follow state transitions.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { Lab, LabNode, LabProcess } from './lab.ts';
+
+const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+
+export interface InstanceOptions {
+  name?: string;
+  vrid?: number;
+  version?: 2 | 3;
+  vips: string[];
+  priority?: number;
+  priorityOverrides?: { node: string; priority: number }[];
+  preempt?: boolean;
+  preemptDelay?: string;
+  advertisementInterval?: string;
+  unicastPeers?: string[];
+  authentication?: { type: 'PASS'; secretRef: { name: string; key: string } };
+  tracks?: { name: string; weight: number; exec: { command: string[]; interval?: string; rise?: number; fall?: number } }[];
+  garp?: { repeat?: number; delay?: string; refresh?: string };
+}
+
+/** A VrrpInstance document in the CRD's shape. */
+export function vrrpInstance(o: InstanceOptions): Record<string, unknown> {
+  const { name = 'vi', vrid = 51, ...rest } = o;
+  return {
+    apiVersion: 'kubelived.io/v1alpha1',
+    kind: 'VrrpInstance',
+    metadata: { name },
+    spec: { vrid, interface: 'eth0', virtualIPs: o.vips, ...Object.fromEntries(Object.entries(rest).filter(([k]) => k !== 'vips')) },
+  };
+}
+
+export function configYaml(docs: Record<string, unknown>[]): string {
+  return docs.map((d) => stringify(d)).join('---\n');
+}
+
+export interface RunningAgent {
+  node: LabNode;
+  proc: LabProcess;
+  configPath: string;
+  /** Resolves with the log line when the instance enters the state. */
+  waitForState(instance: string, state: 'Master' | 'Backup' | 'Fault' | 'Initialize', timeoutMs: number, from?: number): Promise<TransitionLine>;
+}
+
+export interface TransitionLine {
+  instance: string;
+  from: string;
+  to: string;
+  reason: string;
+  t: number;
+}
+
+export function startAgent(lab: Lab, node: LabNode, config: string, opts: { metricsAddr?: string; configPath?: string } = {}): RunningAgent {
+  const configPath = opts.configPath ?? join(mkdtempSync(join(tmpdir(), `kl-${node.name}-`)), 'config.yaml');
+  writeFileSync(configPath, config);
+  const argv = [process.execPath, CLI, 'agent', '--config', configPath, '--node', node.name];
+  if (opts.metricsAddr) argv.push('--metrics-addr', opts.metricsAddr);
+  const proc = lab.spawn(node.netns, argv);
+  return {
+    node, proc, configPath,
+    async waitForState(instance, state, timeoutMs, from) {
+      const re = new RegExp(`"instance":"${instance}".*"to":"${state}"`);
+      const line = await proc.waitForLine(re, timeoutMs, from);
+      const j = JSON.parse(line) as { instance: string; from: string; to: string; reason: string; time: string };
+      return { instance: j.instance, from: j.from, to: j.to, reason: j.reason, t: Date.parse(j.time) };
+    },
+  };
+}
