@@ -57,6 +57,8 @@ export interface LabProcess {
   child: ChildProcess;
   /** Exit code, or null when killed by a signal (see exitSignal). Resolves on 'exit'. */
   exited: Promise<number | null>;
+  /** Resolves once the process has exited and its stdout/stderr are drained (all lines are in output). */
+  closed: Promise<void>;
   exitSignal: NodeJS.Signals | null;
   /** Every line so far, both streams, in arrival order. */
   output: OutputLine[];
@@ -275,6 +277,7 @@ class LabProcessImpl implements LabProcess {
   readonly argv: string[];
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
+  readonly closed: Promise<void>;
   exitSignal: NodeJS.Signals | null = null;
   readonly output: OutputLine[] = [];
   private exitedFlag = false;
@@ -312,9 +315,17 @@ class LabProcessImpl implements LabProcess {
         done(null, null);
       });
     });
-    void this.exited.then(() => {
-      // Let the last lines through before closing the log.
-      child.on('close', () => this.log?.end());
+    this.closed = new Promise((resolve) => {
+      let n = 0;
+      const done = (): void => {
+        if (++n === 2) {
+          this.log?.end();
+          resolve();
+        }
+      };
+      // 'close' waits for grandchildren holding the pipes too; so be it: all lines are in.
+      child.once('close', done);
+      void this.exited.then(done);
     });
   }
 
