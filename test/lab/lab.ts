@@ -747,3 +747,13 @@ export function persistentLabNamespaces(name: string): string[] {
   const prefix = `kl0-${name}-`;
   return listNetns().filter((n) => n.startsWith(prefix));
 }
+
+/** createLab, run fn, and tear the lab down whatever fn does (its error is rethrown). */
+export async function withLab<T>(opts: CreateLabOptions, fn: (lab: Lab) => Promise<T>): Promise<T> {
+  const lab = await createLab(opts);
+  try {
+    return await fn(lab);
+  } finally {
+    await lab.teardown();
+  }
+}
