@@ -1,5 +1,6 @@
 // Shared test helpers: an independent checksum, address bytes, router configs and draining.
 import ipaddr from 'ipaddr.js';
+import { encodeAdvert, multicastGroup, passwordAuthData, type Advert } from '../../../src/vrrp/packet.ts';
 import type { Action, RouterConfig, VrrpRouter } from '../../../src/vrrp/router.ts';
 
 /**
@@ -86,4 +87,38 @@ export function transitions(actions: readonly Action[]): Extract<Action, { kind:
 
 export function sends(actions: readonly Action[]): Extract<Action, { kind: 'send' }>[] {
   return actions.filter((a): a is Extract<Action, { kind: 'send' }> => a.kind === 'send');
+}
+
+/** An advert as a peer of `cfg` would send it, with the meta a socket would report. */
+export function peerAdvert(
+  cfg: RouterConfig,
+  src: string,
+  priority: number,
+  opts: { intervalCs?: number; addresses?: string[]; dst?: string; ttl?: number } = {},
+): { bytes: Uint8Array; meta: { src: string; dst: string; ttl: number } } {
+  const dst = opts.dst ?? (cfg.unicastPeers.length > 0 ? cfg.localAddress : multicastGroup(cfg.family));
+  const advert: Advert = {
+    version: cfg.version,
+    vrid: cfg.vrid,
+    priority,
+    intervalCs: opts.intervalCs ?? cfg.advertIntervalCs,
+    addresses: opts.addresses ?? cfg.virtualIPs,
+  };
+  if (cfg.version === 2 && cfg.authPassword !== undefined) {
+    advert.authType = 1;
+    advert.authData = passwordAuthData(cfg.authPassword);
+  }
+  return { bytes: encodeAdvert(advert, { family: cfg.family, src, dst }), meta: { src, dst, ttl: opts.ttl ?? 255 } };
+}
+
+/** Feeds a peer advert to the router. */
+export function hear(router: VrrpRouter, src: string, priority: number, now: number, opts: Parameters<typeof peerAdvert>[3] = {}): void {
+  const { bytes, meta } = peerAdvert(router.config, src, priority, opts);
+  router.receive(bytes, meta, now);
+}
+
+/** Priority carried by a send action's advert. */
+export function sentPriority(action: Action): number {
+  if (action.kind !== 'send') throw new TypeError(`not a send: ${action.kind}`);
+  return action.bytes[2] ?? -1;
 }
