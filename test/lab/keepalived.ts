@@ -123,6 +123,7 @@ export function renderKeepalivedConf(cfg: KeepalivedConfig): string {
   if (cfg.routerId) out.push(`  router_id ${cfg.routerId}`);
   out.push(`  vrrp_version ${cfg.version ?? 3}`);
   out.push('  script_user root');
+  out.push('  enable_script_security');
   for (const l of cfg.global ?? []) out.push(`  ${l}`);
   out.push('}', '');
   for (const s of cfg.scripts ?? []) {
