@@ -10,11 +10,21 @@ export class Prng {
 
   constructor(seed: number) {
     this.seed = seed;
-    this.#a = 0x9e3779b9;
-    this.#b = 0x243f6a88;
-    this.#c = 0xb7e15162;
-    this.#d = seed >>> 0;
-    for (let i = 0; i < 15; i++) this.next();
+    // Spread the seed over all four words (splitmix32): seeding only the counter word makes
+    // nearby seeds produce correlated streams.
+    let x = seed >>> 0;
+    const mix = (): number => {
+      x = (x + 0x9e3779b9) | 0;
+      let z = x;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+      return (z ^ (z >>> 16)) | 0;
+    };
+    this.#a = mix();
+    this.#b = mix();
+    this.#c = mix();
+    this.#d = mix();
+    for (let i = 0; i < 15; i++) this.nextU32();
   }
 
   /** Uniform in [0, 2^32). */
