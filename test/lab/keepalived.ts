@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Lab, LabNode, LabProcess, OutputLine } from './lab.ts';
-import { killPid, pidAlive, sleep } from './run.ts';
+import { descendants, killPid, pidAlive, sleep } from './run.ts';
 
 export interface VrrpScript {
   name: string;
@@ -216,12 +216,22 @@ export async function startKeepalived(lab: Lab, node: LabNode, config: Keepalive
     return vrrpPid;
   };
 
-  const killAll = async (): Promise<void> => {
+  // keepalived's VRRP child survives a SIGKILL of the parent, so a crash kills both. The parent
+  // goes first (it would respawn a dead child); its children are listed before, from the pid
+  // file and /proc (the pid file may not be written yet when start did not wait).
+  const killSync = (): number[] => {
+    const pids = new Set<number>();
     const child = readVrrpPid();
+    if (child !== undefined) pids.add(child);
+    if (proc.running && proc.pid > 0) for (const p of descendants(proc.pid)) pids.add(p);
     proc.signal('SIGKILL');
-    if (child !== undefined) killPid(child, 'SIGKILL');
+    for (const p of pids) killPid(p, 'SIGKILL');
+    return [...pids];
+  };
+  const killAll = async (): Promise<void> => {
+    const pids = killSync();
     await proc.exited;
-    for (let i = 0; i < 100 && child !== undefined && pidAlive(child); i++) await sleep(10);
+    for (let i = 0; i < 100 && pids.some((p) => pidAlive(p)); i++) await sleep(10);
   };
 
   const ka: Keepalived = {
@@ -277,9 +287,7 @@ export async function startKeepalived(lab: Lab, node: LabNode, config: Keepalive
 
   lab.onTeardown(async () => {
     // Synchronous up to the await, so exit hooks (which cannot wait) still kill and clean up.
-    const child = readVrrpPid();
-    proc.signal('SIGKILL');
-    if (child !== undefined) killPid(child, 'SIGKILL');
+    killSync();
     if (!opts.keepDir && !process.env.KL_KEEP_LOGS) rmSync(dir, { recursive: true, force: true });
     await proc.exited;
   });

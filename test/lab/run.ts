@@ -1,7 +1,7 @@
 // Small process helpers for the lab: run a command to completion (async or sync) with a
 // timeout, and read a process's state from /proc. Nothing here knows about namespaces.
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface RunOptions {
   timeoutMs?: number;
@@ -117,4 +117,36 @@ export function sleepSync(ms: number): void {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** PIDs of pid's descendants (children, grandchildren, ...), from /proc. */
+export function descendants(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parentOf.set(Number(e), ppid);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length) {
+    const p = queue.shift() as number;
+    for (const [c, pp] of parentOf)
+      if (pp === p) {
+        out.push(c);
+        queue.push(c);
+      }
+  }
+  return out;
 }
