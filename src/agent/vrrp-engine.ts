@@ -128,7 +128,7 @@ export class VrrpEngine {
       name: plan.name, vrid: plan.vrid, version: plan.version, family: plan.family,
       priority: plan.priority, virtualIPs: plan.vips.map((v) => v.address),
       advertIntervalCs: plan.advertIntervalCs, preempt: plan.preempt,
-      preemptDelayMs: plan.preemptDelayMs, acceptMode: true,
+      preemptDelayMs: plan.preemptDelayMs,
       ...(plan.authPassword !== undefined ? { authPassword: plan.authPassword } : {}),
       unicastPeers: plan.unicastPeers, localAddress,
       tracks: plan.tracks.map((t) => ({ name: t.name, weight: t.weight })),

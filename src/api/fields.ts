@@ -73,7 +73,7 @@ export function duration(
     return undefined;
   }
   if (ms < range.minMs || ms > range.maxMs) {
-    issues.add(`${path}.${key}`, `must be between ${range.minMs}ms and ${range.maxMs}ms, got ${v}`);
+    issues.add(`${path}.${key}`, `must be between ${range.minMs}ms and ${range.maxMs}ms, got ${describe(v)}`);
     return undefined;
   }
   return ms;

@@ -34,8 +34,6 @@ export interface RouterConfig {
   advertIntervalCs: number;
   preempt: boolean;
   preemptDelayMs: number;
-  /** Carried for the host (whether a backup accepts packets to the VIPs); the core ignores it. */
-  acceptMode: boolean;
   /** v2 simple password, 1..8 bytes UTF-8. */
   authPassword?: string;
   /** Empty => multicast to 224.0.0.18 / ff02::12. */

@@ -23,7 +23,7 @@ async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs: numb
   }
 }
 
-void describe('keepalived peers', () => {
+describe('keepalived peers', () => {
   let lab: Lab;
   let n1: LabNode;
   let n2: LabNode;
@@ -35,7 +35,7 @@ void describe('keepalived peers', () => {
     await lab?.teardown();
   });
 
-  void it('renders a config keepalived itself accepts (-t), with every supported option', async () => {
+  it('renders a config keepalived itself accepts (-t), with every supported option', async () => {
     const cfg: KeepalivedConfig = {
       version: 2,
       routerId: 'n1',
@@ -73,7 +73,7 @@ void describe('keepalived peers', () => {
     }
   });
 
-  void it('v3 IPv4: priority elects, VIP only on the master, client follows; SIGTERM moves the VIP', async (t: TestContext) => {
+  it('v3 IPv4: priority elects, VIP only on the master, client follows; SIGTERM moves the VIP', async (t: TestContext) => {
     const k1 = await startKeepalived(lab, n1, config({ priority: 150 }));
     const k2 = await startKeepalived(lab, n2, config({ priority: 100 }));
     try {
@@ -120,7 +120,7 @@ void describe('keepalived peers', () => {
     }
   });
 
-  void it('v3 IPv6: VIP from the link-local peer, unsolicited NA moves the client', async (t: TestContext) => {
+  it('v3 IPv6: VIP from the link-local peer, unsolicited NA moves the client', async (t: TestContext) => {
     const v6 = (p: number): KeepalivedConfig => config({ priority: p, vips: [`${vip6()}/64`] });
     const k1 = await startKeepalived(lab, n1, v6(150));
     const k2 = await startKeepalived(lab, n2, v6(100));
@@ -147,7 +147,7 @@ void describe('keepalived peers', () => {
     }
   });
 
-  void it('v2 with PASS authentication at 1 s adverts elects and fails over on SIGTERM', async (t: TestContext) => {
+  it('v2 with PASS authentication at 1 s adverts elects and fails over on SIGTERM', async (t: TestContext) => {
     const v2 = (p: number): KeepalivedConfig => config({ priority: p, advertInt: 1, authPass: 'kl-pass' }, 2);
     const k1 = await startKeepalived(lab, n1, v2(150));
     const k2 = await startKeepalived(lab, n2, v2(100));
@@ -170,7 +170,7 @@ void describe('keepalived peers', () => {
     }
   });
 
-  void it('unicast peers elect; kill() is a crash that leaves the VIP behind on the dead master', async () => {
+  it('unicast peers elect; kill() is a crash that leaves the VIP behind on the dead master', async () => {
     const uni = (self: LabNode, peer: LabNode, p: number): KeepalivedConfig => config({ priority: p, unicastSrcIp: self.ipv4, unicastPeers: [peer.ipv4] });
     const k1 = await startKeepalived(lab, n1, uni(n1, n2, 150));
     const k2 = await startKeepalived(lab, n2, uni(n2, n1, 100));
@@ -192,7 +192,7 @@ void describe('keepalived peers', () => {
     }
   });
 
-  void it('a failing track script lowers the master below the backup (weight), a carrier cut is FAULT', async () => {
+  it('a failing track script lowers the master below the backup (weight), a carrier cut is FAULT', async () => {
     const flag = join(tmpdir(), `kl-${process.pid}-track-up`);
     writeFileSync(flag, '');
     const tracked = (p: number): KeepalivedConfig => ({

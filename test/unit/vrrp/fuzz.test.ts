@@ -82,9 +82,9 @@ function mutate(base: Uint8Array, rng: Prng): Uint8Array {
   }
 }
 
-void describe(`fuzz (seed ${SEED}, ${CASES} cases per setup; replay with VRRP_FUZZ_SEED)`, () => {
+describe(`fuzz (seed ${SEED}, ${CASES} cases per setup; replay with VRRP_FUZZ_SEED)`, () => {
   for (const [si, { name, cfg, ctx }] of setups.entries()) {
-    void it(`${name}: decodeAdvert and VrrpRouter.receive never throw and always name a reason`, () => {
+    it(`${name}: decodeAdvert and VrrpRouter.receive never throw and always name a reason`, () => {
       const rng = new Prng(SEED + si);
       const router = new VrrpRouter(cfg);
       let now = 0;
@@ -147,7 +147,7 @@ void describe(`fuzz (seed ${SEED}, ${CASES} cases per setup; replay with VRRP_FU
     });
   }
 
-  void it('odd inputs: empty, huge, and typed-array views with offsets', () => {
+  it('odd inputs: empty, huge, and typed-array views with offsets', () => {
     const ctx: PacketContext = { family: 4, src: '198.18.0.2', dst: '224.0.0.18' };
     assert.equal(decodeAdvert(new Uint8Array(), ctx).ok, false);
     assert.equal(decodeAdvert(new Uint8Array(70_000), ctx).ok, false);

@@ -62,7 +62,6 @@ export function config(overrides: Partial<RouterConfig> = {}): RouterConfig {
     advertIntervalCs: 100,
     preempt: true,
     preemptDelayMs: 0,
-    acceptMode: false,
     unicastPeers: [],
     localAddress: '198.18.0.1',
     tracks: [],

@@ -31,8 +31,8 @@ function fixChecksum(bytes: Uint8Array, ctx: PacketContext): Uint8Array {
   return out;
 }
 
-void describe('golden bytes (shared/LAB-NOTES.md, keepalived 2.2.7)', () => {
-  void it('VRRPv2: 21 33 96 01 00 01 8253 c6120064 + 8 zero auth bytes, checksum over the message only', () => {
+describe('golden bytes (shared/LAB-NOTES.md, keepalived 2.2.7)', () => {
+  it('VRRPv2: 21 33 96 01 00 01 8253 c6120064 + 8 zero auth bytes, checksum over the message only', () => {
     const lab = fromHex('21 33 96 01 00 01 8253 c6120064 0000000000000000');
     // The note omits the auth bytes; with auth type 0 they are zero, and only zeros give 0x8253.
     assert.equal(expectedV2Checksum(lab), 0x8253);
@@ -55,7 +55,7 @@ void describe('golden bytes (shared/LAB-NOTES.md, keepalived 2.2.7)', () => {
     assert.equal(decodeAdvert(lab, { family: 4, src: '10.9.8.7', dst: '10.1.1.1' }).ok, true);
   });
 
-  void it('VRRPv3: 31 33 96 01 0064 cb4d c6120064 with the pseudo-header checksum computed independently', () => {
+  it('VRRPv3: 31 33 96 01 0064 cb4d c6120064 with the pseudo-header checksum computed independently', () => {
     const lab = fromHex('31 33 96 01 0064 cb4d c6120064');
     const advert: Advert = { version: 3, vrid: 51, priority: 150, intervalCs: 100, addresses: ['198.18.0.100'] };
     // The note does not give the source. Every byte but the checksum is fixed by the fields;
@@ -78,7 +78,7 @@ void describe('golden bytes (shared/LAB-NOTES.md, keepalived 2.2.7)', () => {
   });
 });
 
-void describe('round trips', () => {
+describe('round trips', () => {
   const seed = 0x5eed0001;
   const combos = [
     { version: 3 as const, family: 4 as const },
@@ -92,7 +92,7 @@ void describe('round trips', () => {
   }
 
   for (const { version, family } of combos) {
-    void it(`v${version} IPv${family}: 500 random adverts decode to what was encoded (seed ${seed})`, () => {
+    it(`v${version} IPv${family}: 500 random adverts decode to what was encoded (seed ${seed})`, () => {
       const rng = new Prng(seed + version * 10 + family);
       for (let i = 0; i < 500; i++) {
         const count = rng.pick([0, 1, 1, 2, 3, 8, 20, 255]);
@@ -130,7 +130,7 @@ void describe('round trips', () => {
     });
   }
 
-  void it('decoded addresses are canonical text', () => {
+  it('decoded addresses are canonical text', () => {
     const ctx = v6mc;
     const bytes = encodeAdvert({ version: 3, vrid: 7, priority: 100, intervalCs: 100, addresses: ['2001:DB8:0:0:0:0:0:1', 'fd00:0::a'] }, ctx);
     const decoded = decodeAdvert(bytes, ctx);
@@ -138,7 +138,7 @@ void describe('round trips', () => {
     assert.deepEqual(decoded.advert.addresses, ['2001:db8::1', 'fd00::a']);
   });
 
-  void it('v2 simple password: NUL-padded to 8 bytes, auth type 1', () => {
+  it('v2 simple password: NUL-padded to 8 bytes, auth type 1', () => {
     const bytes = encodeAdvert(
       { version: 2, vrid: 9, priority: 100, intervalCs: 300, addresses: ['10.0.0.9'], authType: 1, authData: passwordAuthData('secret') },
       v4mc,
@@ -154,7 +154,7 @@ void describe('round trips', () => {
     assert.throws(() => passwordAuthData('ééééé'), RangeError); // 10 bytes of UTF-8
   });
 
-  void it('v3 reserved bits are ignored on receipt and zero on transmission', () => {
+  it('v3 reserved bits are ignored on receipt and zero on transmission', () => {
     const bytes = encodeAdvert({ version: 3, vrid: 1, priority: 100, intervalCs: 0x0fff, addresses: ['10.0.0.1'] }, v4mc);
     assert.equal(bytes[4], 0x0f);
     const withReserved = Uint8Array.from(bytes);
@@ -164,14 +164,14 @@ void describe('round trips', () => {
     assert.equal(decoded.advert.intervalCs, 0x0fff);
   });
 
-  void it('peekVrid reads the VRID byte of anything long enough', () => {
+  it('peekVrid reads the VRID byte of anything long enough', () => {
     assert.equal(peekVrid(fromHex('31 33 96 01')), 0x33);
     assert.equal(peekVrid(new Uint8Array([0x31])), undefined);
     assert.equal(peekVrid(new Uint8Array()), undefined);
   });
 });
 
-void describe('encode refuses what cannot go on the wire', () => {
+describe('encode refuses what cannot go on the wire', () => {
   const ok: Advert = { version: 3, vrid: 1, priority: 100, intervalCs: 100, addresses: ['10.0.0.1'] };
   const cases: [string, Advert, PacketContext][] = [
     ['VRID 0', { ...ok, vrid: 0 }, v4mc],
@@ -191,11 +191,11 @@ void describe('encode refuses what cannot go on the wire', () => {
     ['v2 auth data of 9 bytes', { ...ok, version: 2, authType: 1, authData: new Uint8Array(9) }, v4mc],
   ];
   for (const [name, advert, ctx] of cases) {
-    void it(name, () => assert.throws(() => encodeAdvert(advert, ctx), RangeError));
+    it(name, () => assert.throws(() => encodeAdvert(advert, ctx), RangeError));
   }
 });
 
-void describe('decode drop reasons', () => {
+describe('decode drop reasons', () => {
   const v3 = encodeAdvert({ version: 3, vrid: 5, priority: 100, intervalCs: 100, addresses: ['10.0.0.1', '10.0.0.2'] }, v4mc);
   const v2 = encodeAdvert({ version: 2, vrid: 5, priority: 100, intervalCs: 100, addresses: ['10.0.0.1'] }, v4mc);
 
@@ -209,30 +209,30 @@ void describe('decode drop reasons', () => {
     return fixChecksum(out, ctx);
   }
 
-  void it('truncated: shorter than the header, or than the addresses / auth data announced', () => {
+  it('truncated: shorter than the header, or than the addresses / auth data announced', () => {
     assert.equal(reason(new Uint8Array()), 'truncated');
     assert.equal(reason(v3.subarray(0, 7)), 'truncated');
     assert.equal(reason(v3.subarray(0, v3.length - 1)), 'truncated');
     assert.equal(reason(patched(v3, 3, 3)), 'truncated'); // says 3 addresses, carries 2
     assert.equal(reason(v2.subarray(0, 12)), 'truncated'); // auth data missing
   });
-  void it('length: trailing bytes', () => {
+  it('length: trailing bytes', () => {
     assert.equal(reason(fixChecksum(Uint8Array.from([...v3, 0, 0, 0, 0]), v4mc)), 'length');
     assert.equal(reason(patched(v3, 3, 1)), 'length'); // says 1 address, carries 2
   });
-  void it('version: neither 2 nor 3', () => {
+  it('version: neither 2 nor 3', () => {
     for (const b of [0x01, 0x11, 0x41, 0xf1]) assert.equal(reason(patched(v3, 0, b)), 'version');
   });
-  void it('type: not ADVERTISEMENT', () => {
+  it('type: not ADVERTISEMENT', () => {
     for (const b of [0x30, 0x32, 0x3f]) assert.equal(reason(patched(v3, 0, b)), 'type');
   });
-  void it('family: v2 over IPv6, or addresses not of the family', () => {
+  it('family: v2 over IPv6, or addresses not of the family', () => {
     assert.equal(reason(v2, v6mc), 'family');
     assert.equal(reason(v3, { family: 4, src: 'fe80::1', dst: '224.0.0.18' }), 'family');
     assert.equal(reason(v3, { family: 4, src: '198.18.0.1', dst: 'garbage' }), 'family');
     assert.equal(reason(v3, { family: 6, src: '198.18.0.1', dst: 'ff02::12' }), 'family');
   });
-  void it('checksum: one flipped bit anywhere, or the wrong destination in the pseudo-header', () => {
+  it('checksum: one flipped bit anywhere, or the wrong destination in the pseudo-header', () => {
     for (let i = 0; i < v3.length * 8; i++) {
       const flipped = Uint8Array.from(v3);
       flipped[i >> 3] = (flipped[i >> 3] ?? 0) ^ (1 << (i & 7));
@@ -247,14 +247,14 @@ void describe('decode drop reasons', () => {
     badV2[13] = 1; // auth data is covered by the v2 checksum
     assert.equal(reason(badV2), 'checksum');
   });
-  void it('auth-type: v2 type 2 (IP AH never arrives as protocol 112) and others', () => {
+  it('auth-type: v2 type 2 (IP AH never arrives as protocol 112) and others', () => {
     for (const t of [2, 3, 255]) assert.equal(reason(patched(v2, 4, t)), 'auth-type');
   });
-  void it('interval: zero', () => {
+  it('interval: zero', () => {
     assert.equal(reason(patched(patched(v3, 4, 0), 5, 0)), 'interval');
     assert.equal(reason(patched(v2, 5, 0)), 'interval');
   });
-  void it('IPv6 v3 with a link-local source verifies with the IPv6 pseudo-header', () => {
+  it('IPv6 v3 with a link-local source verifies with the IPv6 pseudo-header', () => {
     const ctx = { family: 6 as const, src: 'fe80::a8bb:ccff:fedd:eeff', dst: 'ff02::12' };
     const bytes = encodeAdvert({ version: 3, vrid: 5, priority: 100, intervalCs: 100, addresses: ['2001:db8::10'] }, ctx);
     assert.equal(checksumField(bytes), expectedV3Checksum(bytes, ctx.src, ctx.dst));

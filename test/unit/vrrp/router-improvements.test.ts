@@ -16,8 +16,8 @@ function masterRouter(priority: number, localAddress: string): VrrpRouter {
   return router;
 }
 
-void describe('a) a Master hearing a lower-priority advert asserts itself at once', () => {
-  void it('sends its own advert and announces its VIPs, staying Master', () => {
+describe('a) a Master hearing a lower-priority advert asserts itself at once', () => {
+  it('sends its own advert and announces its VIPs, staying Master', () => {
     const router = masterRouter(150, '198.18.0.1');
     const at = 10_000;
     hear(router, '198.18.0.2', 100, at);
@@ -30,8 +30,8 @@ void describe('a) a Master hearing a lower-priority advert asserts itself at onc
   });
 });
 
-void describe('b) a Master yielding to a higher-priority advert sends one advert of its own first', () => {
-  void it('transition, advert at its current priority, removeVips; then Backup with the winner\'s interval', () => {
+describe('b) a Master yielding to a higher-priority advert sends one advert of its own first', () => {
+  it('transition, advert at its current priority, removeVips; then Backup with the winner\'s interval', () => {
     const router = masterRouter(100, '198.18.0.1');
     hear(router, '198.18.0.2', 150, 8000, { intervalCs: 50 });
     const actions = drain(router);
@@ -52,7 +52,7 @@ void describe('b) a Master yielding to a higher-priority advert sends one advert
   });
 });
 
-void describe('partition heal between two masters, both crossing orders', () => {
+describe('partition heal between two masters, both crossing orders', () => {
   // A (150) and B (100) both became master while split. After the heal, which advert crosses
   // first decides what happens (LAB-NOTES: keepalived leaves clients on B's MAC in the second
   // order). Packets are handed over explicitly here so each order is forced.
@@ -65,7 +65,7 @@ void describe('partition heal between two masters, both crossing orders', () => 
     return drain(to);
   }
 
-  void it('A hears B first: A re-announces at once; B yields on A\'s answer', () => {
+  it('A hears B first: A re-announces at once; B yields on A\'s answer', () => {
     const { a, b } = pair();
     b.timeout(b.nextTimeout() ?? NaN);
     const fromA = deliver(drain(b), a, 5000);
@@ -76,7 +76,7 @@ void describe('partition heal between two masters, both crossing orders', () => 
     assert.equal(b.state, 'Backup');
   });
 
-  void it('B hears A first: B yields with one advert of its own, which makes A re-announce', () => {
+  it('B hears A first: B yields with one advert of its own, which makes A re-announce', () => {
     const { a, b } = pair();
     a.timeout(a.nextTimeout() ?? NaN);
     const fromB = deliver(drain(a), b, 5000);
@@ -90,7 +90,7 @@ void describe('partition heal between two masters, both crossing orders', () => 
     assert.deepEqual(deliver(fromA, b, 5002), []);
   });
 
-  void it('in a simulation with 100 ms adverts, the survivor re-announces within an interval of every heal', () => {
+  it('in a simulation with 100 ms adverts, the survivor re-announces within an interval of every heal', () => {
     for (let seed = 1; seed <= 20; seed++) {
       const a = config({ name: 'a', priority: 150, localAddress: '198.18.0.1', advertIntervalCs: 10 });
       const b = config({ name: 'b', priority: 100, localAddress: '198.18.0.2', advertIntervalCs: 10 });

@@ -16,8 +16,8 @@ function lowerMasterAdverts(router: VrrpRouter, from: number, until: number, pri
   }
 }
 
-void describe('preempt', () => {
-  void it('a higher-priority Backup discards a lower master\'s adverts and takes over at Master_Down_Interval', () => {
+describe('preempt', () => {
+  it('a higher-priority Backup discards a lower master\'s adverts and takes over at Master_Down_Interval', () => {
     const router = new VrrpRouter(config({ priority: 150, preempt: true }));
     router.start(0);
     drain(router);
@@ -32,7 +32,7 @@ void describe('preempt', () => {
     assert.equal(t[0]?.reason, 'preempting lower priority master 198.18.0.3 (100)');
   });
 
-  void it('nopreempt: never takes over from a live lower-priority master', () => {
+  it('nopreempt: never takes over from a live lower-priority master', () => {
     const router = new VrrpRouter(config({ priority: 150, preempt: false }));
     router.start(0);
     drain(router);
@@ -45,7 +45,7 @@ void describe('preempt', () => {
     assert.equal(transitions(drain(router)).at(-1)?.reason, 'master-down timer expired');
   });
 
-  void it('preempt delay: lower adverts are accepted until the delay after the first one, then preemption runs', () => {
+  it('preempt delay: lower adverts are accepted until the delay after the first one, then preemption runs', () => {
     const router = new VrrpRouter(config({ priority: 150, preempt: true, preemptDelayMs: 10_000 }));
     router.start(0);
     drain(router);
@@ -59,7 +59,7 @@ void describe('preempt', () => {
     assert.equal(router.state, 'Master');
   });
 
-  void it('preempt delay: an advert we would not preempt cancels the running delay', () => {
+  it('preempt delay: an advert we would not preempt cancels the running delay', () => {
     const router = new VrrpRouter(config({ priority: 150, preempt: true, preemptDelayMs: 5000 }));
     router.start(0);
     hear(router, '198.18.0.3', 100, 500); // delay runs to 5500
@@ -72,7 +72,7 @@ void describe('preempt', () => {
     assert.equal(router.nextTimeout(), 10_999 + masterDownIntervalMs(3, 150, 100));
   });
 
-  void it('a Master yields to a higher priority whatever its own preempt setting', () => {
+  it('a Master yields to a higher priority whatever its own preempt setting', () => {
     const router = new VrrpRouter(config({ priority: 150, preempt: false }));
     router.start(0);
     router.timeout(router.nextTimeout() ?? NaN);
@@ -82,8 +82,8 @@ void describe('preempt', () => {
   });
 });
 
-void describe('the seeds\' MySQL example (node1 100 nopreempt, track -20; node2 90 preempt)', () => {
-  void it('node1\'s check fails: node2 takes over; node1 recovers to 100 and does not preempt', () => {
+describe('the seeds\' MySQL example (node1 100 nopreempt, track -20; node2 90 preempt)', () => {
+  it('node1\'s check fails: node2 takes over; node1 recovers to 100 and does not preempt', () => {
     const node1 = config({ name: 'node1', priority: 100, preempt: false, localAddress: '198.18.0.1', tracks: [{ name: 'mysql', weight: -20 }] });
     const node2 = config({ name: 'node2', priority: 90, preempt: true, localAddress: '198.18.0.2' });
     const sim = new Simulator([node1, node2], { seed: 1, minDelayMs: 0.5, maxDelayMs: 0.5 });
@@ -120,8 +120,8 @@ void describe('the seeds\' MySQL example (node1 100 nopreempt, track -20; node2 
   });
 });
 
-void describe('restart of a higher-priority node', () => {
-  void it('with preempt it takes over one Master_Down_Interval after start; the old master yields', () => {
+describe('restart of a higher-priority node', () => {
+  it('with preempt it takes over one Master_Down_Interval after start; the old master yields', () => {
     const low = config({ name: 'low', priority: 100, localAddress: '198.18.0.1' });
     const high = config({ name: 'high', priority: 200, localAddress: '198.18.0.2' });
     const sim = new Simulator([low, high], { seed: 2, minDelayMs: 1, maxDelayMs: 1 });

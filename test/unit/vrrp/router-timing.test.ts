@@ -19,23 +19,23 @@ function masterAt(t0: number, overrides: Parameters<typeof config>[0] = {}): { r
   return { router, at };
 }
 
-void describe('timer arithmetic', () => {
-  void it('v3: priority 100 at 100 cs: skew 609.375 ms, Master_Down_Interval 3609.375 ms (the lab measured 3.609 s)', () => {
+describe('timer arithmetic', () => {
+  it('v3: priority 100 at 100 cs: skew 609.375 ms, Master_Down_Interval 3609.375 ms (the lab measured 3.609 s)', () => {
     assert.equal(skewTimeMs(3, 100, 100), 609.375);
     assert.equal(masterDownIntervalMs(3, 100, 100), 3 * 1000 + 609.375);
     assert.equal(masterDownIntervalMs(3, 100, 10), 300 + 60.9375); // 0.361 s at 100 ms adverts
     assert.equal(masterDownIntervalMs(3, 254, 100), 3000 + 7.8125);
     assert.equal(masterDownIntervalMs(3, 1, 4095), 3 * 40950 + (255 * 40950) / 256);
   });
-  void it('v2: the skew is (256 - priority) / 256 s whatever the interval', () => {
+  it('v2: the skew is (256 - priority) / 256 s whatever the interval', () => {
     assert.equal(skewTimeMs(2, 100, 100), 609.375);
     assert.equal(skewTimeMs(2, 100, 500), 609.375);
     assert.equal(masterDownIntervalMs(2, 100, 300), 9000 + 609.375);
   });
 });
 
-void describe('Initialize -> Backup -> Master', () => {
-  void it('start: Backup with Master_Down_Timer = Master_Down_Interval; nothing sent', () => {
+describe('Initialize -> Backup -> Master', () => {
+  it('start: Backup with Master_Down_Timer = Master_Down_Interval; nothing sent', () => {
     const router = new VrrpRouter(config());
     assert.equal(router.state, 'Initialize');
     assert.equal(router.nextTimeout(), undefined);
@@ -48,7 +48,7 @@ void describe('Initialize -> Backup -> Master', () => {
     assert.deepEqual(drain(router), []);
   });
 
-  void it('the timer fires exactly at Master_Down_Interval, not a microsecond earlier', () => {
+  it('the timer fires exactly at Master_Down_Interval, not a microsecond earlier', () => {
     const router = new VrrpRouter(config());
     router.start(0);
     drain(router);
@@ -60,7 +60,7 @@ void describe('Initialize -> Backup -> Master', () => {
     assert.equal(router.masterIP, '198.18.0.1');
   });
 
-  void it('takeover emits, in order: transition, addVips, announce (garp.repeat), send', () => {
+  it('takeover emits, in order: transition, addVips, announce (garp.repeat), send', () => {
     const router = new VrrpRouter(config({ garp: { repeat: 3, delayMs: 0, refreshMs: 0 } }));
     router.start(0);
     drain(router);
@@ -89,7 +89,7 @@ void describe('Initialize -> Backup -> Master', () => {
     assert.equal(router.stats.transitions, 2);
   });
 
-  void it('Master sends one advert per Advertisement_Interval', () => {
+  it('Master sends one advert per Advertisement_Interval', () => {
     const { router, at } = masterAt(0, { advertIntervalCs: 25 });
     for (let k = 1; k <= 10; k++) {
       assert.equal(router.nextTimeout(), at + k * 250);
@@ -100,7 +100,7 @@ void describe('Initialize -> Backup -> Master', () => {
     assert.equal(router.stats.advertsSent, 11);
   });
 
-  void it('Backup: an advert of higher or equal priority resets the timer to Master_Down_Interval', () => {
+  it('Backup: an advert of higher or equal priority resets the timer to Master_Down_Interval', () => {
     const router = new VrrpRouter(config());
     router.start(0);
     for (const [t, prio] of [
@@ -116,7 +116,7 @@ void describe('Initialize -> Backup -> Master', () => {
     assert.equal(router.state, 'Master');
   });
 
-  void it('Backup never sends, whatever it hears', () => {
+  it('Backup never sends, whatever it hears', () => {
     const router = new VrrpRouter(config({ preempt: false }));
     router.start(0);
     drain(router);
@@ -129,8 +129,8 @@ void describe('Initialize -> Backup -> Master', () => {
   });
 });
 
-void describe('learned Master_Adver_Interval (v3)', () => {
-  void it('Backup adopts the master\'s interval and its Master_Down_Interval follows', () => {
+describe('learned Master_Adver_Interval (v3)', () => {
+  it('Backup adopts the master\'s interval and its Master_Down_Interval follows', () => {
     const router = new VrrpRouter(config());
     router.start(0);
     hear(router, '198.18.0.2', 200, 10, { intervalCs: 50 });
@@ -140,7 +140,7 @@ void describe('learned Master_Adver_Interval (v3)', () => {
     assert.equal(router.nextTimeout(), 500 + 12000 + (156 * 4000) / 256);
   });
 
-  void it('the new Master advertises with its own configured interval', () => {
+  it('the new Master advertises with its own configured interval', () => {
     const router = new VrrpRouter(config({ advertIntervalCs: 100 }));
     router.start(0);
     hear(router, '198.18.0.2', 200, 10, { intervalCs: 50 });
@@ -154,7 +154,7 @@ void describe('learned Master_Adver_Interval (v3)', () => {
     assert.equal(router.nextTimeout(), at + 1000);
   });
 
-  void it('v2 does not learn: the interval must match and the down interval uses ours', () => {
+  it('v2 does not learn: the interval must match and the down interval uses ours', () => {
     const router = new VrrpRouter(config({ version: 2, advertIntervalCs: 200 }));
     router.start(0);
     hear(router, '198.18.0.2', 200, 10, { intervalCs: 100 });
@@ -164,8 +164,8 @@ void describe('learned Master_Adver_Interval (v3)', () => {
   });
 });
 
-void describe('priority 0', () => {
-  void it('Backup: Master_Down_Timer = Skew_Time, takeover reason "priority-0 advert"', () => {
+describe('priority 0', () => {
+  it('Backup: Master_Down_Timer = Skew_Time, takeover reason "priority-0 advert"', () => {
     const router = new VrrpRouter(config());
     router.start(0);
     hear(router, '198.18.0.2', 150, 500);
@@ -180,7 +180,7 @@ void describe('priority 0', () => {
     assert.equal(router.state, 'Master');
   });
 
-  void it('Backup: the skew uses the learned interval (v3): 100 ms adverts give 60.9 ms (the lab measured 63)', () => {
+  it('Backup: the skew uses the learned interval (v3): 100 ms adverts give 60.9 ms (the lab measured 63)', () => {
     const router = new VrrpRouter(config());
     router.start(0);
     hear(router, '198.18.0.2', 150, 100, { intervalCs: 10 });
@@ -188,7 +188,7 @@ void describe('priority 0', () => {
     assert.equal(router.nextTimeout(), 200 + 60.9375);
   });
 
-  void it('Master: answers with an advert at once, resets the Adver_Timer and re-announces', () => {
+  it('Master: answers with an advert at once, resets the Adver_Timer and re-announces', () => {
     const { router, at } = masterAt(0);
     hear(router, '198.18.0.3', 0, at + 400);
     const actions = drain(router);
@@ -199,8 +199,8 @@ void describe('priority 0', () => {
   });
 });
 
-void describe('shutdown', () => {
-  void it('Master: transition, priority-0 advert, removeVips; ends in Initialize with no timers', () => {
+describe('shutdown', () => {
+  it('Master: transition, priority-0 advert, removeVips; ends in Initialize with no timers', () => {
     const { router, at } = masterAt(0);
     router.shutdown(at + 10);
     const actions = drain(router);
@@ -217,7 +217,7 @@ void describe('shutdown', () => {
     assert.deepEqual(drain(router), []);
   });
 
-  void it('Backup: only the transition; and a router can start again afterwards', () => {
+  it('Backup: only the transition; and a router can start again afterwards', () => {
     const router = new VrrpRouter(config());
     router.start(0);
     drain(router);
@@ -229,8 +229,8 @@ void describe('shutdown', () => {
   });
 });
 
-void describe('address owner (priority 255)', () => {
-  void it('goes straight to Master at start, advertising 255', () => {
+describe('address owner (priority 255)', () => {
+  it('goes straight to Master at start, advertising 255', () => {
     const router = new VrrpRouter(config({ priority: 255 }));
     router.start(7);
     const actions = drain(router);
@@ -240,7 +240,7 @@ void describe('address owner (priority 255)', () => {
     assert.equal(router.nextTimeout(), 1007);
   });
 
-  void it('a lower advert does not move it; another owner\'s advert is dropped as a conflict', () => {
+  it('a lower advert does not move it; another owner\'s advert is dropped as a conflict', () => {
     const router = new VrrpRouter(config({ priority: 255 }));
     router.start(0);
     drain(router);
@@ -252,35 +252,35 @@ void describe('address owner (priority 255)', () => {
   });
 });
 
-void describe('equal priority tie-break on the primary address (RFC 5798 §6.4.3)', () => {
-  void it('Master yields to an equal-priority advert from a higher address', () => {
+describe('equal priority tie-break on the primary address (RFC 5798 §6.4.3)', () => {
+  it('Master yields to an equal-priority advert from a higher address', () => {
     const { router, at } = masterAt(0, { localAddress: '198.18.0.5' });
     hear(router, '198.18.0.9', 100, at + 1);
     assert.equal(router.state, 'Backup');
     assert.equal(transitions(drain(router))[0]?.reason, 'equal priority advert from higher address 198.18.0.9 (100)');
   });
 
-  void it('Master keeps the role against a lower address, and re-announces', () => {
+  it('Master keeps the role against a lower address, and re-announces', () => {
     const { router, at } = masterAt(0, { localAddress: '198.18.0.5' });
     hear(router, '198.18.0.4', 100, at + 1);
     assert.equal(router.state, 'Master');
     assert.deepEqual(kinds(drain(router)), ['send', 'announce']);
   });
 
-  void it('addresses compare numerically, not as text (198.18.0.10 > 198.18.0.9)', () => {
+  it('addresses compare numerically, not as text (198.18.0.10 > 198.18.0.9)', () => {
     const { router, at } = masterAt(0, { localAddress: '198.18.0.9' });
     hear(router, '198.18.0.10', 100, at + 1);
     assert.equal(router.state, 'Backup');
   });
 
-  void it('IPv6 link-local addresses compare numerically too', () => {
+  it('IPv6 link-local addresses compare numerically too', () => {
     const overrides = { family: 6 as const, localAddress: 'fe80::9', virtualIPs: ['2001:db8::100'] };
     const { router, at } = masterAt(0, overrides);
     hear(router, 'fe80::a', 100, at + 1);
     assert.equal(router.state, 'Backup');
   });
 
-  void it('Backup accepts an equal-priority advert whatever the address (only masters break ties)', () => {
+  it('Backup accepts an equal-priority advert whatever the address (only masters break ties)', () => {
     const router = new VrrpRouter(config({ localAddress: '198.18.0.9' }));
     router.start(0);
     hear(router, '198.18.0.2', 100, 1000);
@@ -288,8 +288,8 @@ void describe('equal priority tie-break on the primary address (RFC 5798 §6.4.3
   });
 });
 
-void describe('unicast', () => {
-  void it('one advert per peer, each with the checksum for its destination', () => {
+describe('unicast', () => {
+  it('one advert per peer, each with the checksum for its destination', () => {
     const peers = ['198.18.0.2', '198.18.0.3'];
     const { router, at } = masterAt(0, { unicastPeers: peers });
     router.timeout(at + 1000);
@@ -304,8 +304,8 @@ void describe('unicast', () => {
   });
 });
 
-void describe('GARP bursts', () => {
-  void it('second burst after delayMs, periodic refresh every refreshMs, all stop when leaving Master', () => {
+describe('GARP bursts', () => {
+  it('second burst after delayMs, periodic refresh every refreshMs, all stop when leaving Master', () => {
     const { router, at } = masterAt(0, { garp: { repeat: 5, delayMs: 5000, refreshMs: 2000 } });
     const announces: [number, number][] = [];
     let t = at;

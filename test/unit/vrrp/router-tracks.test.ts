@@ -14,8 +14,8 @@ function master(overrides: Partial<RouterConfig>): { router: VrrpRouter; at: num
   return { router, at: router.state === 'Master' ? at : 0 };
 }
 
-void describe('effective priority', () => {
-  void it('base + weights of down negative tracks + weights of up positive tracks', () => {
+describe('effective priority', () => {
+  it('base + weights of down negative tracks + weights of up positive tracks', () => {
     const router = new VrrpRouter(
       config({ priority: 100, tracks: [{ name: 'a', weight: -20 }, { name: 'b', weight: -30 }, { name: 'c', weight: 10 }] }),
     );
@@ -30,7 +30,7 @@ void describe('effective priority', () => {
     assert.equal(router.effectivePriority, 70);
   });
 
-  void it('clamped to 1..254', () => {
+  it('clamped to 1..254', () => {
     const low = new VrrpRouter(config({ priority: 10, tracks: [{ name: 'a', weight: -50 }] }));
     low.setTrack('a', false, 0);
     assert.equal(low.effectivePriority, 1);
@@ -38,7 +38,7 @@ void describe('effective priority', () => {
     assert.equal(high.effectivePriority, 254);
   });
 
-  void it('the address owner stays at 255 and its tracks can only fault it', () => {
+  it('the address owner stays at 255 and its tracks can only fault it', () => {
     const router = new VrrpRouter(config({ priority: 255, tracks: [{ name: 'a', weight: -20 }] }));
     router.start(0);
     drain(router);
@@ -50,7 +50,7 @@ void describe('effective priority', () => {
     assert.equal(router.state, 'Master'); // an owner leaving Fault goes straight back to Master
   });
 
-  void it('a change while Master is advertised at once, with the Adver_Timer reset', () => {
+  it('a change while Master is advertised at once, with the Adver_Timer reset', () => {
     const { router, at } = master({ tracks: [{ name: 'chk', weight: -30 }] });
     router.setTrack('chk', false, at + 300);
     const actions = drain(router);
@@ -60,21 +60,21 @@ void describe('effective priority', () => {
     assert.equal(router.state, 'Master'); // the backups decide (preempt); the master does not step down
   });
 
-  void it('no advert when the effective priority does not change (clamped)', () => {
+  it('no advert when the effective priority does not change (clamped)', () => {
     const { router } = master({ priority: 250, tracks: [{ name: 'a', weight: 10 }, { name: 'b', weight: 20 }] });
     router.setTrack('a', false, 5000);
     assert.equal(router.effectivePriority, 254);
     assert.deepEqual(drain(router), []);
   });
 
-  void it('unknown or unchanged tracks are ignored', () => {
+  it('unknown or unchanged tracks are ignored', () => {
     const { router } = master({ tracks: [{ name: 'a', weight: -10 }] });
     router.setTrack('nope', false, 5000);
     router.setTrack('a', true, 5000);
     assert.deepEqual(drain(router), []);
   });
 
-  void it('a Backup whose priority rises above a lower master\'s preempts on the next discarded advert', () => {
+  it('a Backup whose priority rises above a lower master\'s preempts on the next discarded advert', () => {
     const router = new VrrpRouter(config({ priority: 90, tracks: [{ name: 'boost', weight: 20 }] }));
     router.setTrack('boost', false, 0);
     router.start(0);
@@ -86,8 +86,8 @@ void describe('effective priority', () => {
   });
 });
 
-void describe('Fault', () => {
-  void it('weight-0 track down while Master: Fault, priority-0 advert, removeVips, no timers', () => {
+describe('Fault', () => {
+  it('weight-0 track down while Master: Fault, priority-0 advert, removeVips, no timers', () => {
     const { router, at } = master({ tracks: [{ name: 'mysql', weight: 0 }] });
     router.setTrack('mysql', false, at + 10);
     const actions = drain(router);
@@ -98,7 +98,7 @@ void describe('Fault', () => {
     assert.equal(router.masterIP, undefined);
   });
 
-  void it('Fault ignores adverts (counted as received) and leaves for Backup when the track recovers', () => {
+  it('Fault ignores adverts (counted as received) and leaves for Backup when the track recovers', () => {
     const router = new VrrpRouter(config({ tracks: [{ name: 'mysql', weight: 0 }] }));
     router.start(0);
     router.setTrack('mysql', false, 100);
@@ -116,7 +116,7 @@ void describe('Fault', () => {
     assert.equal(router.nextTimeout(), 1000 + 3609.375);
   });
 
-  void it('link down while Master: Fault without sending (no carrier), VIPs removed; link up: Backup', () => {
+  it('link down while Master: Fault without sending (no carrier), VIPs removed; link up: Backup', () => {
     const { router, at } = master({});
     router.setLink(false, at + 5);
     const actions = drain(router);
@@ -129,7 +129,7 @@ void describe('Fault', () => {
     assert.equal(router.state, 'Backup');
   });
 
-  void it('every fault cause must clear before leaving Fault', () => {
+  it('every fault cause must clear before leaving Fault', () => {
     const router = new VrrpRouter(config({ tracks: [{ name: 't', weight: 0 }] }));
     router.start(0);
     router.setLink(false, 10);
@@ -140,7 +140,7 @@ void describe('Fault', () => {
     assert.equal(router.state, 'Backup');
   });
 
-  void it('conditions set before start() are honoured by start()', () => {
+  it('conditions set before start() are honoured by start()', () => {
     const router = new VrrpRouter(config({ tracks: [{ name: 't', weight: 0 }, { name: 'w', weight: -10 }] }));
     router.setTrack('w', false, 0);
     router.setTrack('t', false, 0);
@@ -157,7 +157,7 @@ void describe('Fault', () => {
     assert.deepEqual(transitions(drain(linkless)).map((x) => x.reason), ['link down']);
   });
 
-  void it('shutdown from Fault is a plain transition', () => {
+  it('shutdown from Fault is a plain transition', () => {
     const router = new VrrpRouter(config());
     router.start(0);
     router.setLink(false, 1);
@@ -167,7 +167,7 @@ void describe('Fault', () => {
   });
 });
 
-void describe('config checks', () => {
+describe('config checks', () => {
   const bad: [string, Partial<RouterConfig>][] = [
     ['vrid 0', { vrid: 0 }],
     ['priority 0', { priority: 0 }],
@@ -187,9 +187,9 @@ void describe('config checks', () => {
     ['negative preempt delay', { preemptDelayMs: -1 }],
   ];
   for (const [name, overrides] of bad) {
-    void it(`refuses ${name}`, () => assert.throws(() => new VrrpRouter(config(overrides)), RangeError));
+    it(`refuses ${name}`, () => assert.throws(() => new VrrpRouter(config(overrides)), RangeError));
   }
-  void it('accepts IPv6 unicast from a global address and v2 with a password', () => {
+  it('accepts IPv6 unicast from a global address and v2 with a password', () => {
     assert.doesNotThrow(() => new VrrpRouter(config({ family: 6, localAddress: '2001:db8::1', unicastPeers: ['2001:db8::2'], virtualIPs: ['2001:db8::100'] })));
     assert.doesNotThrow(() => new VrrpRouter(config({ version: 2, authPassword: 'secret' })));
   });

@@ -60,7 +60,6 @@ export function scenario(seed: number): Scenario {
       advertIntervalCs: mixedIntervals ? intervalCs * rng.pick([1, 2, 3]) : intervalCs,
       preempt: rng.bool(0.7),
       preemptDelayMs: rng.bool(0.2) ? rng.pick([1, 3]) * intervalCs * 10 : 0,
-      acceptMode: false,
       unicastPeers: unicast ? Array.from({ length: n }, (_, j) => addr(j)).filter((_, j) => j !== i) : [],
       localAddress: addr(i),
       tracks: [{ name: 'chk', weight: rng.pick([-60, -20, 0, 15]) }],

@@ -8,8 +8,8 @@ import { runScenario, scenario, type Counters } from './sim-scenario.ts';
 const FIRST_SEED = Number(process.env.VRRP_SIM_SEED ?? 1);
 const SEEDS = Number(process.env.VRRP_SIM_SEEDS ?? 300);
 
-void describe('deterministic multi-router simulation', () => {
-  void it(`${SEEDS} seeds from ${FIRST_SEED} (replay one with VRRP_SIM_SEED=n VRRP_SIM_SEEDS=1)`, () => {
+describe('deterministic multi-router simulation', () => {
+  it(`${SEEDS} seeds from ${FIRST_SEED} (replay one with VRRP_SIM_SEED=n VRRP_SIM_SEEDS=1)`, () => {
     const counters: Counters = { epochs: 0, crashTimings: 0, shutdownTimings: 0, healAnnounces: 0, transitions: 0, lost: 0 };
     for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++) runScenario(scenario(seed), counters);
     console.log(`simulation: ${JSON.stringify(counters)}`);

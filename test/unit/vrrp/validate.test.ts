@@ -54,8 +54,8 @@ function expectDrop(policy: ValidationPolicy, b: Uint8Array, meta: ReceiveMeta, 
   seen.add(want);
 }
 
-void describe('validateAdvert', () => {
-  void it('accepts a matching v3 advert in any address order, reporting the canonical source', () => {
+describe('validateAdvert', () => {
+  it('accepts a matching v3 advert in any address order, reporting the canonical source', () => {
     const meta = { ...peer, src: '198.18.0.2' };
     const r = validateAdvert(bytes(advert({ addresses: ['198.18.0.101', '198.18.0.100'] })), meta, v3Policy);
     assert.ok(r.ok);
@@ -64,25 +64,25 @@ void describe('validateAdvert', () => {
     assert.equal(r.advert.priority, 100);
   });
 
-  void it('ttl: multicast adverts must have TTL / hop limit 255', () => {
+  it('ttl: multicast adverts must have TTL / hop limit 255', () => {
     expectDrop(v3Policy, bytes(advert()), { ...peer, ttl: 254 }, 'ttl');
     expectDrop(v3Policy, bytes(advert()), { ...peer, ttl: 1 }, 'ttl');
   });
 
-  void it('ttl is not checked for unicast peers (they may be routed, as keepalived allows)', () => {
+  it('ttl is not checked for unicast peers (they may be routed, as keepalived allows)', () => {
     const policy = { ...v3Policy, unicastPeers: ['198.18.0.2'] };
     const meta = { src: '198.18.0.2', dst: '198.18.0.1', ttl: 62 };
     assert.equal(validateAdvert(bytes(advert(), meta), meta, policy).ok, true);
   });
 
-  void it('version: the other version is reported as such, even if it would not parse', () => {
+  it('version: the other version is reported as such, even if it would not parse', () => {
     expectDrop(v3Policy, bytes(advert({ version: 2, authType: 0 })), peer, 'version');
     expectDrop(v2Policy, bytes(advert({ version: 3 })), peer, 'version');
     expectDrop(v3Policy, Uint8Array.from([0x21, 51]), peer, 'version');
     expectDrop(v3Policy, Uint8Array.from([0x41, 51, 100, 1, 0, 100, 0, 0, 1, 2, 3, 4]), peer, 'version');
   });
 
-  void it('decode-level reasons pass through: truncated, length, type, checksum, auth-type, interval', () => {
+  it('decode-level reasons pass through: truncated, length, type, checksum, auth-type, interval', () => {
     const good = bytes(advert());
     expectDrop(v3Policy, good.subarray(0, 10), peer, 'truncated');
     const longer = Uint8Array.from([...good, 0, 0, 0, 0]);
@@ -104,22 +104,22 @@ void describe('validateAdvert', () => {
     expectDrop(v2Policy, ah, peer, 'auth-type');
   });
 
-  void it('family: source or destination of the other family', () => {
+  it('family: source or destination of the other family', () => {
     expectDrop(v3Policy, bytes(advert()), { ...peer, src: 'fe80::2' }, 'family');
     expectDrop(v3Policy, bytes(advert()), { ...peer, dst: 'ff02::12' }, 'family');
     expectDrop(v3Policy, bytes(advert()), { ...peer, src: 'not an address' }, 'family');
   });
 
-  void it('vrid: another virtual router', () => {
+  it('vrid: another virtual router', () => {
     expectDrop(v3Policy, bytes(advert({ vrid: 52 })), peer, 'vrid');
   });
 
-  void it('own-address: an advert from our own source address', () => {
+  it('own-address: an advert from our own source address', () => {
     const meta = { ...peer, src: '198.18.0.1' };
     expectDrop(v3Policy, bytes(advert(), meta), meta, 'own-address');
   });
 
-  void it('unknown-peer: unicast adverts from outside the peer list', () => {
+  it('unknown-peer: unicast adverts from outside the peer list', () => {
     const policy = { ...v3Policy, unicastPeers: ['198.18.0.2', '198.18.0.3'] };
     const meta = { src: '198.18.0.9', dst: '198.18.0.1', ttl: 255 };
     expectDrop(policy, bytes(advert(), meta), meta, 'unknown-peer');
@@ -127,24 +127,24 @@ void describe('validateAdvert', () => {
     assert.equal(validateAdvert(bytes(advert(), ok), ok, policy).ok, true);
   });
 
-  void it('v2 auth-type: none received while we use a password, and the reverse', () => {
+  it('v2 auth-type: none received while we use a password, and the reverse', () => {
     expectDrop(v2Policy, bytes(advert({ authType: 0 }, v2Policy)), peer, 'auth-type');
     const noAuth = { ...v2Policy, authType: 0 as const, authData: undefined };
     expectDrop(noAuth, bytes(advert({}, v2Policy)), peer, 'auth-type');
   });
 
-  void it('v2 auth: wrong password; right one accepted', () => {
+  it('v2 auth: wrong password; right one accepted', () => {
     expectDrop(v2Policy, bytes(advert({ authType: 1, authData: passwordAuthData('secreT') }, v2Policy)), peer, 'auth');
     expectDrop(v2Policy, bytes(advert({ authType: 1, authData: passwordAuthData('secret1') }, v2Policy)), peer, 'auth');
     assert.equal(validateAdvert(bytes(advert({}, v2Policy)), peer, v2Policy).ok, true);
   });
 
-  void it('v2 interval: must equal ours (RFC 3768 §7.1); v3 intervals differ freely', () => {
+  it('v2 interval: must equal ours (RFC 3768 §7.1); v3 intervals differ freely', () => {
     expectDrop(v2Policy, bytes(advert({ intervalCs: 200 }, v2Policy)), peer, 'interval');
     assert.equal(validateAdvert(bytes(advert({ intervalCs: 37 })), peer, v3Policy).ok, true);
   });
 
-  void it('address-count and address-list: dropped unless the sender is the address owner', () => {
+  it('address-count and address-list: dropped unless the sender is the address owner', () => {
     expectDrop(v3Policy, bytes(advert({ addresses: ['198.18.0.100'] })), peer, 'address-count');
     expectDrop(v3Policy, bytes(advert({ addresses: ['198.18.0.100', '198.18.0.102'] })), peer, 'address-list');
     expectDrop(v3Policy, bytes(advert({ addresses: ['198.18.0.100', '198.18.0.100'] })), peer, 'address-list');
@@ -153,14 +153,14 @@ void describe('validateAdvert', () => {
     assert.equal(fromOwner.addressListMismatch, true);
   });
 
-  void it('owner-conflict: a priority-255 advert while we are the address owner', () => {
+  it('owner-conflict: a priority-255 advert while we are the address owner', () => {
     const owner = { ...v3Policy, addressOwner: true };
     expectDrop(owner, bytes(advert({ priority: 255 })), peer, 'owner-conflict');
     assert.equal(validateAdvert(bytes(advert({ priority: 100 })), peer, owner).ok, true);
     assert.equal(validateAdvert(bytes(advert({ priority: 0 })), peer, owner).ok, true);
   });
 
-  void it('IPv6 v3: link-local source, hop limit 255', () => {
+  it('IPv6 v3: link-local source, hop limit 255', () => {
     const policy: ValidationPolicy = { ...v3Policy, family: 6, addresses: ['2001:db8::100'], localAddress: 'fe80::1' };
     const meta = { src: 'fe80::2', dst: 'ff02::12', ttl: 255 };
     const b = encodeAdvert(advert({ addresses: ['2001:db8:0::100'] }), { family: 6, src: meta.src, dst: meta.dst });
@@ -168,19 +168,19 @@ void describe('validateAdvert', () => {
     expectDrop(policy, b, { ...meta, ttl: 64 }, 'ttl');
   });
 
-  void it('createValidator refuses an unusable policy', () => {
+  it('createValidator refuses an unusable policy', () => {
     assert.throws(() => createValidator({ ...v3Policy, localAddress: 'fe80::1' }), RangeError);
     assert.throws(() => createValidator({ ...v3Policy, addresses: ['198.18.0.1/24'] }), RangeError);
   });
 
-  void it('not-running: a router before start() drops and counts', () => {
+  it('not-running: a router before start() drops and counts', () => {
     const router = new VrrpRouter(config({ virtualIPs: ['198.18.0.100', '198.18.0.101'] }));
     router.receive(bytes(advert()), peer, 0);
     assert.equal(router.stats.drops['not-running'], 1);
     seen.add('not-running');
   });
 
-  void it('every DropReason has been produced above', () => {
+  it('every DropReason has been produced above', () => {
     assert.deepEqual([...DROP_REASONS].filter((r) => !seen.has(r)), []);
   });
 });

@@ -48,14 +48,14 @@ function vrrpBytes(v: Vector): Uint8Array {
   return raw;
 }
 
-void describe('keepalived capture vectors (test/vectors)', () => {
+describe('keepalived capture vectors (test/vectors)', () => {
   if (files.length === 0) {
-    void it('no vectors present: the LAB-NOTES bytes in packet.test.ts stand in', { skip: true }, () => {});
+    it('no vectors present: the LAB-NOTES bytes in packet.test.ts stand in', { skip: true }, () => {});
     return;
   }
   for (const file of files) {
     const v = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Vector;
-    void it(`${file}: decodes, re-encodes byte for byte, and validates`, () => {
+    it(`${file}: decodes, re-encodes byte for byte, and validates`, () => {
       const bytes = vrrpBytes(v);
       const ctx = { family: v.family, src: v.src, dst: v.dst };
       const decoded = decodeAdvert(bytes, ctx);
