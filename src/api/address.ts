@@ -1,8 +1,10 @@
-// Address parsing and canonical formatting (ipaddr.js does the parsing; this file only fixes
-// the project's conventions: a VIP is "address[/prefix]", canonical text is the compressed form).
+// Addresses as resources spell them: a VIP is "address[/prefix]". Parsing and the canonical
+// text form come from the VRRP core's address module, so config and wire agree on spelling.
 import ipaddr from 'ipaddr.js';
+import { parseAddress as parseCanonical, isLinkLocalV6 } from '../vrrp/address.ts';
+import type { Family } from '../vrrp/address.ts';
 
-export type Family = 4 | 6;
+export type { Family };
 
 export interface Cidr {
   address: string;
@@ -11,11 +13,8 @@ export interface Cidr {
 }
 
 export function parseAddress(text: string): { address: string; family: Family } | undefined {
-  if (!ipaddr.isValid(text)) return undefined;
-  // Reject shorthand IPv4 forms like "10.1" that ipaddr.js accepts for compatibility.
-  if (!text.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(text)) return undefined;
-  const a = ipaddr.parse(text);
-  return { address: a.toString(), family: a.kind() === 'ipv4' ? 4 : 6 };
+  const p = parseCanonical(text);
+  return p && { address: p.text, family: p.family };
 }
 
 /** "198.18.0.100/24" or "198.18.0.100" (host route: /32 or /128). */
@@ -37,5 +36,6 @@ export function inSubnet(address: string, net: Cidr): boolean {
 }
 
 export function isLinkLocal(address: string): boolean {
-  return ipaddr.parse(address).range() === 'linkLocal';
+  const p = parseCanonical(address);
+  return p !== undefined && isLinkLocalV6(p.bytes);
 }
