@@ -7,7 +7,9 @@
 // --log-detail --no-syslog -f CONF -p PID -r VRRP_PID -c CHECKERS_PID`: a parent process and
 // one VRRP child (pid in VRRP_PID). Its log goes to stderr ("(VI_1) Entering MASTER STATE").
 // SIGTERM: the master sends priority-0 adverts and removes its VIPs, exit takes about 1 s.
-// kill(): SIGKILL of both processes (a crash: the VIPs stay on the interface).
+// kill(): SIGSTOP then SIGKILL of both processes (a crash: the VIPs stay on the interface).
+// Beware: `kill -9` of the parent alone is NOT a crash of keepalived 2.2.7: its VRRP child gets
+// a parent-death SIGTERM and shuts down gracefully (priority 0, VIPs removed) about 1 s later.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -216,14 +218,18 @@ export async function startKeepalived(lab: Lab, node: LabNode, config: Keepalive
     return vrrpPid;
   };
 
-  // keepalived's VRRP child survives a SIGKILL of the parent, so a crash kills both. The parent
-  // goes first (it would respawn a dead child); its children are listed before, from the pid
-  // file and /proc (the pid file may not be written yet when start did not wait).
+  // A crash of keepalived is a SIGKILL of both processes, with no chance to act in between:
+  // the VRRP child has a parent-death signal (SIGTERM) and on it shuts down gracefully
+  // (priority-0 advert, VIPs removed), and a parent that sees its child die respawns it. So all
+  // are SIGSTOPped first, then SIGKILLed. Children come from the pid file and /proc (the pid
+  // file may not exist yet when start did not wait).
   const killSync = (): number[] => {
     const pids = new Set<number>();
+    if (proc.running && proc.pid > 0) killPid(proc.pid, 'SIGSTOP');
     const child = readVrrpPid();
     if (child !== undefined) pids.add(child);
     if (proc.running && proc.pid > 0) for (const p of descendants(proc.pid)) pids.add(p);
+    for (const p of pids) killPid(p, 'SIGSTOP');
     proc.signal('SIGKILL');
     for (const p of pids) killPid(p, 'SIGKILL');
     return [...pids];

@@ -60,7 +60,7 @@ export interface LabProcess {
   /** Resolves once the process has exited and its stdout/stderr are drained (all lines are in output). */
   closed: Promise<void>;
   exitSignal: NodeJS.Signals | null;
-  /** Every line so far, both streams, in arrival order. */
+  /** Every line so far (the last maxHistory lines if that option was given), both streams, in arrival order. */
   output: OutputLine[];
   /** Lines of stdout from the start, until the process exits. */
   stdoutLines(): AsyncIterable<string>;
@@ -88,6 +88,8 @@ export interface SpawnOptions {
   /** Append every output line, prefixed with an ISO time and the stream, to this file. */
   logFile?: string;
   stdin?: 'ignore' | 'pipe';
+  /** Keep only about this many lines in `output` (a long-running tcpdump); default: all. */
+  maxHistory?: number;
 }
 
 export interface AddressInfo {
@@ -280,6 +282,9 @@ class LabProcessImpl implements LabProcess {
   readonly closed: Promise<void>;
   exitSignal: NodeJS.Signals | null = null;
   readonly output: OutputLine[] = [];
+  /** Absolute index of output[0] once old lines were dropped (maxHistory). */
+  private base = 0;
+  private readonly maxHistory: number;
   private exitedFlag = false;
   private readonly listeners = new Set<(l: OutputLine) => void>();
   private readonly exitListeners = new Set<() => void>();
@@ -288,6 +293,7 @@ class LabProcessImpl implements LabProcess {
   constructor(netns: string, argv: string[], opts: SpawnOptions, onEnd: (pid: number) => void) {
     this.netns = netns;
     this.argv = argv;
+    this.maxHistory = opts.maxHistory ?? Infinity;
     const child = spawnChild('ip', ['netns', 'exec', netns, ...argv], {
       stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...opts.env },
@@ -355,6 +361,11 @@ class LabProcessImpl implements LabProcess {
   private push(stream: 'stdout' | 'stderr', line: string): void {
     const l: OutputLine = { t: Date.now(), stream, line };
     this.output.push(l);
+    if (this.output.length > 2 * this.maxHistory) {
+      const drop = this.output.length - this.maxHistory;
+      this.output.splice(0, drop);
+      this.base += drop;
+    }
     this.log?.write(`${new Date(l.t).toISOString()} ${stream}: ${line}\n`);
     for (const cb of this.listeners) cb(l);
   }
@@ -365,13 +376,14 @@ class LabProcessImpl implements LabProcess {
   }
 
   mark(): number {
-    return this.output.length;
+    return this.base + this.output.length;
   }
 
   async *lines(): AsyncIterable<OutputLine> {
-    let i = 0;
+    let i = this.base;
     for (;;) {
-      while (i < this.output.length) yield this.output[i++] as OutputLine;
+      i = Math.max(i, this.base);
+      while (i < this.base + this.output.length) yield this.output[i++ - this.base] as OutputLine;
       if (!this.running && !this.child.stdout?.readable && !this.child.stderr?.readable) return;
       await new Promise<void>((resolve) => {
         const offLine = this.onLine(() => finish());
@@ -393,7 +405,7 @@ class LabProcessImpl implements LabProcess {
   }
 
   waitForLine(re: RegExp, timeoutMs: number, from?: number): Promise<string> {
-    const start = from ?? this.output.length;
+    const start = Math.max(0, (from ?? this.mark()) - this.base);
     for (let i = start; i < this.output.length; i++) {
       const l = this.output[i] as OutputLine;
       if (re.test(l.line)) return Promise.resolve(l.line);

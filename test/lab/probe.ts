@@ -184,13 +184,13 @@ export async function startProbe(lab: Lab, target: string, opts: ProbeOptions = 
       neighbour.push({ t, kind: 'na', ethSrc: d.ethSrc, mac: d.tlla ?? d.ethSrc, gratuitous: d.dst.startsWith('ff'), override: d.override });
     }
   });
-  const tcpdump: LabProcess = lab.spawn(from.netns, ['tcpdump', '-i', from.ifname, '-Q', 'in', '-e', '-n', '-l', '-tt', '-xx', '--immediate-mode', filter]);
+  const tcpdump: LabProcess = lab.spawn(from.netns, ['tcpdump', '-i', from.ifname, '-Q', 'in', '-e', '-n', '-l', '-tt', '-xx', '--immediate-mode', filter], { maxHistory: 200 });
   tcpdump.onLine((l) => {
     if (l.stream === 'stdout') parser.line(l.line);
   });
   await tcpdump.waitForLine(/listening on/, 5000, 0);
   const startedAt = Date.now();
-  const ping = lab.spawn(from.netns, ['ping', '-n', '-q', '-i', String(intervalMs / 1000), tgt]);
+  const ping = lab.spawn(from.netns, ['ping', '-n', '-q', '-i', String(intervalMs / 1000), tgt], { maxHistory: 200 });
   let stopped: Promise<ProbeResult> | undefined;
 
   const waitForReply = (pred: (r: ProbeReply) => boolean, timeoutMs: number): Promise<ProbeReply> => {
