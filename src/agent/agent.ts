@@ -25,7 +25,7 @@ const SHUTDOWN_TIMEOUT_MS = 5000;
 export class Agent {
   private readonly opts: AgentOptions;
   private readonly metrics = new AgentMetrics();
-  private readonly vrrp: Worker;
+  private vrrp: Worker | undefined;
   private readonly tracks: TrackRunner;
   private configured = false;
   private server: Server | undefined;
@@ -33,13 +33,6 @@ export class Agent {
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
-    this.vrrp = new Worker(new URL('./vrrp-thread.ts', import.meta.url), { name: 'vrrp' });
-    this.vrrp.on('message', (m: FromVrrpThread) => this.onVrrpMessage(m));
-    this.vrrp.on('error', (e) => {
-      // Without the VRRP thread this node cannot take part: exit so the supervisor restarts us.
-      opts.log.fatal({ err: e }, 'VRRP thread crashed');
-      process.exit(70);
-    });
     this.tracks = new TrackRunner((instance, track, result, changed, up) => {
       this.metrics.check(instance, track, up, result.durationMs);
       if (!changed) return;
@@ -51,6 +44,13 @@ export class Agent {
   /** Loads the config (throws ConfigError if invalid) and starts everything. */
   async start(): Promise<void> {
     const set = await this.opts.source.load();
+    this.vrrp = new Worker(new URL('./vrrp-thread.ts', import.meta.url), { name: 'vrrp' });
+    this.vrrp.on('message', (m: FromVrrpThread) => this.onVrrpMessage(m));
+    this.vrrp.on('error', (e) => {
+      // Without the VRRP thread this node cannot take part: exit so the supervisor restarts us.
+      this.opts.log.fatal({ err: e }, 'VRRP thread crashed');
+      process.exit(70);
+    });
     this.apply(set);
     this.opts.source.watch(
       (next) => {
@@ -78,6 +78,7 @@ export class Agent {
         this.opts.log.error('VRRP thread did not stop in time');
         resolve();
       }, SHUTDOWN_TIMEOUT_MS);
+      if (!this.vrrp) return resolve();
       this.vrrp.once('exit', () => {
         clearTimeout(timer);
         resolve();
@@ -101,7 +102,7 @@ export class Agent {
   }
 
   private send(m: ToVrrpThread): void {
-    this.vrrp.postMessage(m);
+    this.vrrp?.postMessage(m);
   }
 
   private onVrrpMessage(m: FromVrrpThread): void {

@@ -43,7 +43,7 @@ export interface RunningAgent {
   node: LabNode;
   proc: LabProcess;
   configPath: string;
-  /** Resolves with the log line when the instance enters the state. */
+  /** Resolves with the transition into the state at or after output line `from` (default: the first line). */
   waitForState(instance: string, state: 'Master' | 'Backup' | 'Fault' | 'Initialize', timeoutMs: number, from?: number): Promise<TransitionLine>;
 }
 
@@ -65,7 +65,7 @@ export function startAgent(lab: Lab, node: LabNode, config: string, opts: { metr
     node, proc, configPath,
     async waitForState(instance, state, timeoutMs, from) {
       const re = new RegExp(`"instance":"${instance}".*"to":"${state}"`);
-      const line = await proc.waitForLine(re, timeoutMs, from);
+      const line = await proc.waitForLine(re, timeoutMs, from ?? 0);
       const j = JSON.parse(line) as { instance: string; from: string; to: string; reason: string; time: string };
       return { instance: j.instance, from: j.from, to: j.to, reason: j.reason, t: Date.parse(j.time) };
     },
