@@ -12,6 +12,7 @@ import { AgentMetrics } from './metrics.ts';
 import type { FromVrrpThread, ToVrrpThread } from './messages.ts';
 import { serveHttp } from './http.ts';
 import { TrackRunner } from './tracks.ts';
+import { MAX_HAND_OVER_MS } from './messages.ts';
 
 export interface AgentOptions {
   node: NodeIdentity;
@@ -20,7 +21,8 @@ export interface AgentOptions {
   log: Logger;
 }
 
-const SHUTDOWN_TIMEOUT_MS = 5000;
+// Masters hand over for at most MAX_HAND_OVER_MS (all instances at once); then some slack.
+const SHUTDOWN_TIMEOUT_MS = MAX_HAND_OVER_MS + 3000;
 
 export class Agent {
   private readonly opts: AgentOptions;

@@ -2,6 +2,9 @@
 // only: they cross the thread boundary by structured clone.
 import type { Family } from '../api/address.ts';
 
+/** A stopping master keeps its VIPs until its successor advertises, at most this long. */
+export const MAX_HAND_OVER_MS = 5000;
+
 /** Everything the VRRP thread needs to run one instance on this node. */
 export interface InstancePlan {
   name: string;

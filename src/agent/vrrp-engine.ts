@@ -2,6 +2,7 @@
 // timer (the earliest deadline of all routers) and drains every router's actions right after
 // each input, so a received advert or an expired timer turns into packets at once.
 import { VrrpRouter } from '../vrrp/router.ts';
+import { decodeAdvert } from '../vrrp/packet.ts';
 import type { Action, RouterConfig } from '../vrrp/router.ts';
 import { Rtnl } from '../net/rtnl.ts';
 import type { AddressInfo } from '../net/rtnl.ts';
@@ -10,6 +11,7 @@ import type { VrrpMessage } from '../net/vrrp-socket.ts';
 import { announce } from '../net/announce.ts';
 import { inSubnet, isLinkLocal } from '../api/address.ts';
 import type { Family } from '../api/address.ts';
+import { MAX_HAND_OVER_MS } from './messages.ts';
 import type { FromVrrpThread, InstancePlan, InstanceSnapshot } from './messages.ts';
 import { VipSet } from './vip-set.ts';
 
@@ -27,6 +29,14 @@ interface Slot {
   lastAdvertAt: number | undefined;
 }
 
+/** A stopping master waiting for its successor's first advert before it drops the VIPs. */
+interface HandOver {
+  socketKey: string;
+  vrid: number;
+  family: Family;
+  done: () => void;
+}
+
 interface SharedSocket {
   key: string;
   socket: VrrpSocket;
@@ -41,6 +51,7 @@ function planKey(p: InstancePlan): string {
 export class VrrpEngine {
   private readonly slots = new Map<string, Slot>();
   private readonly sockets = new Map<string, SharedSocket>();
+  private readonly handOvers = new Set<HandOver>();
   private readonly rtnl = new Rtnl();
   private timer: NodeJS.Timeout | undefined;
   private deadline: number | undefined;
@@ -65,10 +76,11 @@ export class VrrpEngine {
   /** Applies a whole desired set: unchanged instances are not touched at all. */
   async configure(plans: InstancePlan[]): Promise<void> {
     const wanted = new Map(plans.map((p) => [p.name, p]));
-    for (const [name, slot] of this.slots) {
-      const p = wanted.get(name);
-      if (!p || planKey(p) !== slot.key) await this.stopSlot(slot);
-    }
+    const stale = [...this.slots.values()].filter((slot) => {
+      const p = wanted.get(slot.plan.name);
+      return !p || planKey(p) !== slot.key;
+    });
+    await Promise.all(stale.map((slot) => this.stopSlot(slot)));
     for (const p of plans) {
       if (this.slots.has(p.name)) continue;
       try {
@@ -90,7 +102,7 @@ export class VrrpEngine {
 
   async shutdown(): Promise<void> {
     clearInterval(this.refresher);
-    for (const slot of [...this.slots.values()]) await this.stopSlot(slot);
+    await Promise.all([...this.slots.values()].map((slot) => this.stopSlot(slot)));
     clearTimeout(this.timer);
     this.rtnl.close();
   }
@@ -147,14 +159,42 @@ export class VrrpEngine {
     this.log('info', 'instance started', { instance: plan.name, interface: ifname, localAddress, vrid: plan.vrid });
   }
 
+  /**
+   * Shutdown of one instance. A master sends priority 0 at once (the backup takes over after
+   * its skew time, RFC 5798) but keeps answering for its VIPs until the successor's first
+   * advert arrives: make-before-break, so clients see no gap during the hand-over. If no
+   * successor shows up within a Master_Down_Interval the VIPs go anyway.
+   */
   private async stopSlot(slot: Slot): Promise<void> {
     const now = performance.now();
+    const handOverMs = Math.min(slot.router.masterDownIntervalMs, MAX_HAND_OVER_MS);
     slot.router.shutdown(now);
-    this.drain(slot, now);
+    let held: string[] = [];
+    for (let a = slot.router.pollAction(); a; a = slot.router.pollAction()) {
+      if (a.kind === 'removeVips') held = a.addresses;
+      else this.perform(slot, a, now);
+    }
     this.slots.delete(slot.plan.name);
+    this.reschedule();
+    if (held.length > 0) await this.waitForSuccessor(slot, handOverMs);
+    slot.vips.remove(held, (e) => this.log('error', 'cannot remove VIP', { instance: slot.plan.name, err: String(e) }));
     await slot.vips.settled();
     this.releaseSocket(slot.socket);
-    this.reschedule();
+  }
+
+  private waitForSuccessor(slot: Slot, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const h: HandOver = {
+        socketKey: slot.socket.key, vrid: slot.plan.vrid, family: slot.plan.family,
+        done: () => {
+          clearTimeout(timer);
+          this.handOvers.delete(h);
+          resolve();
+        },
+      };
+      const timer = setTimeout(h.done, timeoutMs);
+      this.handOvers.add(h);
+    });
   }
 
   private autoInterface(plan: InstancePlan, addrs: AddressInfo[], links: { ifindex: number; name: string }[]): string {
@@ -205,6 +245,11 @@ export class VrrpEngine {
       slot.router.receive(m.payload, { src: m.src, dst: m.dst, ttl: m.ttl }, now);
       if (slot.router.stats.advertsReceived !== before) slot.lastAdvertAt = now;
       this.drain(slot, now);
+    }
+    for (const h of this.handOvers) {
+      if (h.socketKey !== socketKey || h.vrid !== vrid) continue;
+      const d = decodeAdvert(m.payload, { family: h.family, src: m.src, dst: m.dst });
+      if (d.ok && d.advert.priority > 0) h.done();
     }
     if (!matched) this.unknownVridDrops++;
     this.reschedule();
