@@ -9,6 +9,8 @@
 //             the backup by then: both implementations announce after adding the address)
 //   outage    the client's longest gap between echo replies around the trigger
 //   stale     SIGKILL only: when the dead master's VIP left its interface (or never)
+// and, for a partition of the master that heals (LAB-NOTES weakness 2):
+//   back      from the heal until the client's replies come from the real master's MAC
 // Usage: npm run bench:failover [-- --trials N] [-- --quick]
 import { parseArgs } from 'node:util';
 import { createLab, vip4 } from '../test/lab/lab.ts';
@@ -19,14 +21,14 @@ import { startProbe } from '../test/lab/probe.ts';
 import { waitFor } from '../test/lab/wait.ts';
 
 type Impl = 'kubelived' | 'keepalived';
-type Trigger = 'SIGKILL' | 'SIGTERM' | 'link cut';
+type Trigger = 'SIGKILL' | 'SIGTERM' | 'link cut' | 'partition heal';
 
-interface Trial { takeover: number | undefined; outage: number | undefined; stale: number | undefined }
+interface Trial { takeover: number | undefined; outage: number | undefined; stale: number | undefined; back?: number | undefined }
 
 const { values } = parseArgs({ options: { trials: { type: 'string', default: '10' }, quick: { type: 'boolean', default: false } } });
 const TRIALS = Number(values.trials);
 const INTERVALS_MS = values.quick ? [100] : [1000, 100];
-const TRIGGERS: Trigger[] = ['SIGKILL', 'SIGTERM', 'link cut'];
+const TRIGGERS: Trigger[] = ['SIGKILL', 'SIGTERM', 'link cut', 'partition heal'];
 const VIP = vip4(0);
 const VRID = 51;
 
@@ -60,10 +62,33 @@ async function nextAdvertFrom(lab: Lab, mac: string): Promise<void> {
   await dump.exited;
 }
 
+/** Split the master off until the client follows the backup, heal, time the way back. */
+async function healTrial(lab: Lab, intervalMs: number): Promise<Trial> {
+  const [n1, n2] = lab.nodes as [LabNode, LabNode];
+  const probe = await startProbe(lab, VIP);
+  try {
+    await probe.waitForReplyFrom(n1.mac, 5000, 0);
+    await lab.partition(n1);
+    await probe.waitForReplyFrom(n2.mac, 4 * intervalMs + 5000);
+    await new Promise((r) => setTimeout(r, 2 * intervalMs));
+    await nextAdvertFrom(lab, n2.mac);
+    const t0 = Date.now();
+    await lab.heal(n1);
+    const back = await probe.waitForReplyFrom(n1.mac, 15_000, t0).then((r) => r.t - t0, () => undefined);
+    return { takeover: undefined, outage: undefined, stale: undefined, back };
+  } finally {
+    await probe.stop();
+  }
+}
+
 async function trial(lab: Lab, impl: Impl, intervalMs: number, trigger: Trigger): Promise<Trial> {
   const [n1, n2] = lab.nodes as [LabNode, LabNode];
   const [master, backup] = await startPair(lab, impl, intervalMs);
   try {
+    if (trigger === 'partition heal') {
+      await master.waitMaster(5 * intervalMs + 5000);
+      return await healTrial(lab, intervalMs);
+    }
     await master.waitMaster(5 * intervalMs + 5000);
     const probe = await startProbe(lab, VIP);
     await probe.waitForReplyFrom(n1.mac, 5000, 0);
@@ -84,6 +109,7 @@ async function trial(lab: Lab, impl: Impl, intervalMs: number, trigger: Trigger)
     const gap = r.gapAround(t0);
     return { takeover: garp && garp.t - t0, outage: gap && gap.ms > 3 * r.intervalMs ? gap.ms : 0, stale };
   } finally {
+    await lab.heal(n1);
     await lab.restoreLink(n1);
     await Promise.all([master.kill().catch(() => undefined), backup.stop()]);
     // The next trial must start with no VIP anywhere (keepalived leaves it behind on SIGKILL).
@@ -103,6 +129,7 @@ const ratio = (a: ReturnType<typeof stats>, b: ReturnType<typeof stats>): string
 
 const lab = await createLab({ nodes: 2, name: 'benchfo' });
 const rows: string[] = [];
+const heals: string[] = [];
 try {
   for (const intervalMs of INTERVALS_MS) {
     for (const trigger of TRIGGERS) {
@@ -112,8 +139,14 @@ try {
         for (const impl of (i % 2 ? ['keepalived', 'kubelived'] : ['kubelived', 'keepalived']) as Impl[]) {
           const r = await trial(lab, impl, intervalMs, trigger);
           results[impl].push(r);
-          console.error(`${intervalMs}ms ${trigger} #${i + 1} ${impl}: takeover ${r.takeover?.toFixed(1)} ms, outage ${r.outage?.toFixed(1)} ms${r.stale !== undefined ? `, stale VIP gone ${r.stale} ms` : ''}`);
+          console.error(`${intervalMs}ms ${trigger} #${i + 1} ${impl}: ${trigger === 'partition heal' ? `client back on the master ${r.back?.toFixed(1) ?? 'never (15 s)'} ms` : `takeover ${r.takeover?.toFixed(1)} ms, outage ${r.outage?.toFixed(1)} ms`}${r.stale !== undefined ? `, stale VIP gone ${r.stale} ms` : ''}`);
         }
+      }
+      if (trigger === 'partition heal') {
+        const kb = results.kubelived.map((r) => r.back);
+        const cb = results.keepalived.map((r) => r.back);
+        heals.push(`| ${intervalMs} ms | ${fmt(stats(kb))} (${kb.filter((x) => x !== undefined && x <= 500).length}/${kb.length} within 0.5 s) | ${fmt(stats(cb))} (${cb.filter((x) => x !== undefined && x <= 500).length}/${cb.length} within 0.5 s) |`);
+        continue;
       }
       const k = { take: stats(results.kubelived.map((r) => r.takeover)), out: stats(results.kubelived.map((r) => r.outage)) };
       const c = { take: stats(results.keepalived.map((r) => r.takeover)), out: stats(results.keepalived.map((r) => r.outage)) };
@@ -130,3 +163,7 @@ console.log(`\nfailover, ${TRIALS} trials per cell, ms from the trigger, min / m
 console.log('| advert | trigger | takeover kubelived | takeover keepalived | ratio | outage kubelived | outage keepalived | stale VIP gone kubelived | stale VIP gone keepalived |');
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);
+console.log('\npartition heal: ms from the heal until the client is answered from the master\'s MAC again, min / median / max');
+console.log('| advert | kubelived | keepalived |');
+console.log('|---|---|---|');
+for (const r of heals) console.log(r);

@@ -305,16 +305,15 @@ export class VrrpEngine {
         slot.vips.remove(a.addresses, (e) => this.log('error', 'cannot remove VIP', { instance: slot.plan.name, err: String(e) }));
         break;
       case 'announce':
-        // Announce once the kernel holds the addresses, so the first client packet is answered.
-        void slot.vips.settled().then(() => {
-          for (const address of a.addresses) {
-            try {
-              announce({ ifindex: slot.ifindex, address, family: slot.plan.family, repeat: a.repeat });
-            } catch (e) {
-              this.log('warn', 'announce failed', { instance: slot.plan.name, address, err: String(e) });
-            }
+        // No wait for the netlink ack: the kernel applies an rtnetlink request inside the
+        // sendmsg() that addVips made, so the VIP is already on the interface here.
+        for (const address of a.addresses) {
+          try {
+            announce({ ifindex: slot.ifindex, address, family: slot.plan.family, repeat: a.repeat });
+          } catch (e) {
+            this.log('warn', 'announce failed', { instance: slot.plan.name, address, err: String(e) });
           }
-        });
+        }
         break;
       case 'transition': {
         const failoverMs = a.to === 'Master' && a.from === 'Backup' && slot.lastAdvertAt !== undefined
