@@ -1,6 +1,18 @@
+// The kubelived native module: every kernel interaction of the agent (VRRP sockets,
+// rtnetlink, gratuitous ARP, unsolicited NA). Context-aware: it holds no mutable global state,
+// so it loads in any number of worker threads at once.
 #include <napi.h>
 
+#include "arp_na.h"
+#include "loop.h"
+#include "rtnl.h"
+#include "vrrp_socket.h"
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new kl::AddonData(env));
+  exports.Set("VrrpSocket", kl::VrrpSocket::Define(env));
+  exports.Set("Rtnl", kl::Rtnl::Define(env));
+  exports.Set("Announcer", kl::Announcer::Define(env));
   return exports;
 }
 
