@@ -1,0 +1,160 @@
+// The only loader of the native addon (native/, built by `npm install` / `npm rebuild`), and
+// the types of what it exports. Everything else goes through the wrappers in src/net.
+//
+// KUBELIVED_NATIVE_PATH selects another build of the addon (the AddressSanitizer build of
+// native/asan-test.sh).
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NetError } from './errors.ts';
+
+export interface VrrpSocketOptions {
+  family: 4 | 6;
+  ifname: string;
+  /** Join 224.0.0.18 / ff02::12 on the interface (false for unicast peers only). */
+  multicast: boolean;
+}
+
+export interface VrrpMessage {
+  /** The VRRP message only (for IPv4 the IP header is stripped), unvalidated. */
+  payload: Buffer;
+  src: string;
+  dst: string;
+  /** IPv4 TTL / IPv6 hop limit as received; RFC 5798 requires 255. */
+  ttl: number;
+  /** The interface it arrived on. */
+  ifindex: number;
+}
+
+export interface NativeVrrpSocket {
+  readonly ifindex: number;
+  /** Synchronous, non-blocking; throws a NetError (EAGAIN, ENETDOWN, ...) when not sent. */
+  send(payload: Uint8Array, dst: string, src?: string): void;
+  close(): void;
+}
+
+export interface AddressInfo {
+  ifindex: number;
+  family: 4 | 6;
+  address: string;
+  prefixLen: number;
+  /** Remaining seconds; FOREVER (0xffffffff) for none. */
+  validLft: number;
+  preferredLft: number;
+  /** IFA_F_* bits, see AddressFlags. */
+  flags: number;
+  /** RT_SCOPE_*: 0 global, 253 link, 254 host. */
+  scope: number;
+  label?: string;
+  /** IFA_PROTO, who added the address, when the kernel reports one. */
+  proto?: number;
+}
+
+export interface AddressFilter {
+  ifindex?: number;
+  family?: 4 | 6;
+}
+
+export interface AddAddressOptions {
+  ifindex: number;
+  address: string;
+  prefixLen: number;
+  /** Seconds until the kernel removes the address by itself; forever when omitted. */
+  validLft?: number;
+  /** Seconds until the address is deprecated; validLft when omitted. */
+  preferredLft?: number;
+  /** Replace (refresh) an existing address instead of failing with EEXIST. */
+  replace?: boolean;
+  /** IFA_PROTO tag (0-255) marking who added the address. */
+  proto?: number;
+}
+
+export interface DeleteAddressOptions {
+  ifindex: number;
+  address: string;
+  prefixLen: number;
+}
+
+export type OperState = 'unknown' | 'notpresent' | 'down' | 'lowerlayerdown' | 'testing' | 'dormant' | 'up';
+
+export interface Link {
+  ifindex: number;
+  name: string;
+  /** 'aa:bb:cc:dd:ee:ff', or '' for links without a link-layer address. */
+  mac: string;
+  /** Administratively up (IFF_UP). */
+  up: boolean;
+  /** The lower layer has carrier (IFF_LOWER_UP). */
+  carrier: boolean;
+  /** Operationally up (IFF_RUNNING). */
+  running: boolean;
+  operstate: OperState;
+  mtu: number;
+}
+
+export type LinkEvent = { kind: 'link'; action: 'update' | 'del' } & Link;
+export type AddressEvent = { kind: 'addr'; action: 'add' | 'del' } & AddressInfo;
+/** The kernel dropped events (receive buffer full): list again to resynchronise. */
+export interface OverrunEvent {
+  kind: 'overrun';
+}
+export type RtnlEvent = LinkEvent | AddressEvent | OverrunEvent;
+
+export interface SubscribeOptions {
+  /** Receive buffer for events; 4 MiB by default. */
+  receiveBufferBytes?: number;
+}
+
+export interface NativeRtnl {
+  listAddresses(filter?: AddressFilter): Promise<AddressInfo[]>;
+  addAddress(options: AddAddressOptions): Promise<void>;
+  deleteAddress(options: DeleteAddressOptions): Promise<void>;
+  listLinks(): Promise<Link[]>;
+  getLink(nameOrIndex: string | number): Promise<Link>;
+  subscribe(onEvent: (event: RtnlEvent) => void, onError: (err: NetError) => void, options?: SubscribeOptions): void;
+  close(): void;
+}
+
+export interface GratuitousArpOptions {
+  ifindex: number;
+  address: string;
+  /** The MAC to announce; the interface's own when omitted. */
+  mac?: string;
+}
+
+export interface UnsolicitedNaOptions extends GratuitousArpOptions {
+  /** Set the Router flag (the node forwards for the VIP's users). */
+  router?: boolean;
+}
+
+export interface NativeAnnouncer {
+  sendGratuitousArp(options: GratuitousArpOptions): void;
+  sendUnsolicitedNa(options: UnsolicitedNaOptions): void;
+  close(): void;
+}
+
+export interface NativeBinding {
+  VrrpSocket: new (
+    options: VrrpSocketOptions,
+    onMessage: (message: VrrpMessage) => void,
+    onError: (err: NetError) => void,
+  ) => NativeVrrpSocket;
+  Rtnl: new () => NativeRtnl;
+  Announcer: new () => NativeAnnouncer;
+}
+
+export const nativePath = process.env.KUBELIVED_NATIVE_PATH
+  ? resolve(process.env.KUBELIVED_NATIVE_PATH)
+  : fileURLToPath(new URL('../../native/build/Release/kubelived_native.node', import.meta.url));
+
+function load(): NativeBinding {
+  try {
+    return createRequire(import.meta.url)(nativePath) as NativeBinding;
+  } catch (err) {
+    throw new Error(`cannot load the kubelived native addon ${nativePath} (build it with npm rebuild)`, {
+      cause: err,
+    });
+  }
+}
+
+export const native: NativeBinding = load();
