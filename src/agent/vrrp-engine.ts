@@ -70,7 +70,7 @@ export class VrrpEngine {
         if (s.ifindex === ev.ifindex) s.router.setLink(ev.up && ev.carrier, now);
       }
       this.drainAll(now);
-    });
+    }, (e) => this.log('error', 'netlink monitor error', { err: String(e) }));
   }
 
   /** Applies a whole desired set: unchanged instances are not touched at all. */
