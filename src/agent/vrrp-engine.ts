@@ -64,13 +64,18 @@ export class VrrpEngine {
     this.post = post;
     this.refresher = setInterval(() => this.refreshVips(), VIP_REFRESH_MS);
     this.rtnl.subscribe((ev) => {
-      if (ev.kind !== 'link') return;
-      const now = performance.now();
-      for (const s of this.slots.values()) {
-        if (s.ifindex === ev.ifindex) s.router.setLink(ev.up && ev.carrier, now);
-      }
-      this.drainAll(now);
+      if (ev.kind === 'link') this.linkChanged([ev]);
+      // Events were lost: read every link's state again.
+      if (ev.kind === 'overrun') void this.rtnl.listLinks().then((links) => this.linkChanged(links));
     }, (e) => this.log('error', 'netlink monitor error', { err: String(e) }));
+  }
+
+  private linkChanged(links: { ifindex: number; up: boolean; carrier: boolean }[]): void {
+    const now = performance.now();
+    for (const l of links) {
+      for (const s of this.slots.values()) if (s.ifindex === l.ifindex) s.router.setLink(l.up && l.carrier, now);
+    }
+    this.drainAll(now);
   }
 
   /** Applies a whole desired set: unchanged instances are not touched at all. */
