@@ -253,8 +253,10 @@ void VrrpSocket::Drain(Napi::Env env) {
     const ssize_t n = recvmsg(fd_.get(), &msg, 0);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      if (errno != EINTR) EmitError(env, errno, "recvmsg");
-      continue;
+      if (errno == EINTR) continue;
+      // Report once per wakeup; if the error persists, the next readiness reports it again.
+      EmitError(env, errno, "recvmsg");
+      return;
     }
     if (!fd_ || on_message_.IsEmpty()) return;
     CallJs(env, on_message_.Value(), {Message(env, static_cast<size_t>(n), msg)});
