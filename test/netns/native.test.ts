@@ -38,17 +38,21 @@ interface RunResult {
   stderr: string;
 }
 
-function run(argv: string[], input = ''): Promise<RunResult> {
+function run(argv: string[], input?: string): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const [cmd = '', ...args] = argv;
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
+    if (child.stdin) {
+      // A child that exits without reading all of it shows in its exit code, not as EPIPE here.
+      child.stdin.on('error', () => {});
+      child.stdin.end(input);
+    }
   });
 }
 
@@ -128,6 +132,8 @@ class Rpc {
     this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, RPC_FIXTURE], { stdio: ['pipe', 'pipe', 'pipe'] });
     children.add(this.child);
     this.child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    // Writes to a fixture that died fail with EPIPE; its exit rejects the pending calls.
+    this.child.stdin?.on('error', () => {});
     createInterface({ input: this.child.stdout! }).on('line', (text) => {
       const line = JSON.parse(text) as Line;
       if (line.id !== undefined) {
