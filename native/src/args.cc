@@ -103,16 +103,6 @@ Napi::Function FunctionArg(const Napi::CallbackInfo& info, size_t index, const c
   return value.As<Napi::Function>();
 }
 
-std::string StringArg(const Napi::CallbackInfo& info, size_t index, const char* method,
-                      const char* name) {
-  Napi::Value value = info[index];
-  if (!value.IsString()) {
-    ThrowInvalidArg(info.Env(), std::string(method) + ": " + name + " must be a string, got " +
-                                    Describe(value));
-  }
-  return value.As<Napi::String>().Utf8Value();
-}
-
 InetAddr AddressArg(const Napi::CallbackInfo& info, size_t index, const char* method,
                     const char* name, int family) {
   Napi::Value value = info[index];

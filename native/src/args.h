@@ -40,8 +40,6 @@ class Options {
 
 Napi::Function FunctionArg(const Napi::CallbackInfo& info, size_t index, const char* method,
                            const char* name);
-std::string StringArg(const Napi::CallbackInfo& info, size_t index, const char* method,
-                      const char* name);
 // An address of `family` (AF_INET / AF_INET6).
 InetAddr AddressArg(const Napi::CallbackInfo& info, size_t index, const char* method,
                     const char* name, int family);

@@ -5,7 +5,8 @@
 
 namespace kl {
 
-std::string ErrnoCode(int err) {
+// 'EADDRNOTAVAIL' for EADDRNOTAVAIL; "E<n>" for numbers glibc does not name.
+static std::string ErrnoCode(int err) {
   const char* name = strerrorname_np(err);
   return name != nullptr ? std::string(name) : std::string("E").append(std::to_string(err));
 }

@@ -27,9 +27,6 @@ struct SysError {
   Napi::Error ToJs(Napi::Env env) const;
 };
 
-// 'EADDRNOTAVAIL' for EADDRNOTAVAIL; "E<n>" for numbers glibc does not name.
-std::string ErrnoCode(int err);
-
 Napi::Error MakeSysError(Napi::Env env, int err, const std::string& syscall,
                          const std::string& what, const std::string& detail = {});
 

@@ -121,6 +121,7 @@ JsScope::~JsScope() {
 }
 
 void ReportUncaught(napi_env env, napi_value error) {
+  // napi_fatal_exception refuses to run while an exception is pending.
   bool pending = false;
   napi_is_exception_pending(env, &pending);
   if (pending) {

@@ -118,7 +118,6 @@ class Poll {
   void Stop();
   // Safe to call more than once. Polling stops at once, so the owner may close the fd next.
   void Close();
-  bool active() const { return active_; }
 
  private:
   static void OnPoll(uv_poll_t* handle, int status, int events);
