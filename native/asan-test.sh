@@ -49,12 +49,12 @@ reports=$(mktemp -d /tmp/kubelived-asan.XXXXXX)
 trap 'rm -rf "$reports"' EXIT
 
 status=0
-echo "=== test/netns/native.test.ts with $addon"
+echo "=== test/netns/native*.test.ts with $addon"
 KUBELIVED_NATIVE_PATH="$addon" \
   LD_PRELOAD="$libasan" \
   ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:log_path=$reports/asan" \
   UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
-  node --test --test-reporter=spec test/netns/native.test.ts || status=$?
+  node --test --test-reporter=spec test/netns/native.test.ts test/netns/native-timer.test.ts || status=$?
 
 shopt -s nullglob
 found=("$reports"/*)

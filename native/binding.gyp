@@ -13,6 +13,7 @@
         "src/rtnl.cc",
         "src/rtnl_addr.cc",
         "src/rtnl_link.cc",
+        "src/timer.cc",
         "src/vrrp_socket.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

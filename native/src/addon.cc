@@ -1,11 +1,12 @@
 // The kubelived native module: every kernel interaction of the agent (VRRP sockets,
-// rtnetlink, gratuitous ARP, unsolicited NA). Context-aware: it holds no mutable global state,
-// so it loads in any number of worker threads at once.
+// rtnetlink, gratuitous ARP, unsolicited NA, timerfd timers). Context-aware: it holds no
+// mutable global state, so it loads in any number of worker threads at once.
 #include <napi.h>
 
 #include "arp_na.h"
 #include "loop.h"
 #include "rtnl.h"
+#include "timer.h"
 #include "vrrp_socket.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -13,6 +14,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("VrrpSocket", kl::VrrpSocket::Define(env));
   exports.Set("Rtnl", kl::Rtnl::Define(env));
   exports.Set("Announcer", kl::Announcer::Define(env));
+  exports.Set("Timer", kl::Timer::Define(env));
   return exports;
 }
 

@@ -9,6 +9,7 @@ import type { AddressInfo } from '../net/rtnl.ts';
 import { VrrpSocket } from '../net/vrrp-socket.ts';
 import type { VrrpMessage } from '../net/vrrp-socket.ts';
 import { announce } from '../net/announce.ts';
+import { PreciseTimer } from '../net/timer.ts';
 import { inSubnet, isLinkLocal } from '../api/address.ts';
 import type { Family } from '../api/address.ts';
 import { MAX_HAND_OVER_MS } from './messages.ts';
@@ -53,7 +54,7 @@ export class VrrpEngine {
   private readonly sockets = new Map<string, SharedSocket>();
   private readonly handOvers = new Set<HandOver>();
   private readonly rtnl = new Rtnl();
-  private timer: NodeJS.Timeout | undefined;
+  private readonly timer = new PreciseTimer(() => this.onTimer());
   private deadline: number | undefined;
   private maxLatenessMs = 0;
   private unknownVridDrops = 0;
@@ -108,7 +109,7 @@ export class VrrpEngine {
   async shutdown(): Promise<void> {
     clearInterval(this.refresher);
     await Promise.all([...this.slots.values()].map((slot) => this.stopSlot(slot)));
-    clearTimeout(this.timer);
+    this.timer.close();
     this.rtnl.close();
   }
 
@@ -283,9 +284,9 @@ export class VrrpEngine {
       if (t !== undefined && (next === undefined || t < next)) next = t;
     }
     if (next === this.deadline) return;
-    clearTimeout(this.timer);
     this.deadline = next;
-    if (next !== undefined) this.timer = setTimeout(() => this.onTimer(), Math.max(0, next - performance.now()));
+    if (next === undefined) this.timer.disarm();
+    else this.timer.arm(next - performance.now());
   }
 
   private drain(slot: Slot, now: number): void {

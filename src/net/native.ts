@@ -133,6 +133,12 @@ export interface NativeAnnouncer {
   close(): void;
 }
 
+export interface NativeTimer {
+  arm(delayMs: number): void;
+  disarm(): void;
+  close(): void;
+}
+
 export interface NativeBinding {
   VrrpSocket: new (
     options: VrrpSocketOptions,
@@ -141,6 +147,7 @@ export interface NativeBinding {
   ) => NativeVrrpSocket;
   Rtnl: new () => NativeRtnl;
   Announcer: new () => NativeAnnouncer;
+  Timer: new (onFire: () => void) => NativeTimer;
 }
 
 export const nativePath = process.env.KUBELIVED_NATIVE_PATH

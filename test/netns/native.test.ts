@@ -357,7 +357,7 @@ before(async () => {
 
 after(cleanupNamespaces);
 
-void describe('VrrpSocket', () => {
+describe('VrrpSocket', () => {
   async function exchange(opts: {
     family: 4 | 6;
     multicast: boolean;
@@ -375,7 +375,7 @@ void describe('VrrpSocket', () => {
     return { received, ifindexB, a, b };
   }
 
-  void it('IPv4 multicast: the advert reaches B with TTL 255, its source, 224.0.0.18 and its bytes; A does not hear itself', async (t) => {
+  it('IPv4 multicast: the advert reaches B with TTL 255, its source, 224.0.0.18 and its bytes; A does not hear itself', async (t) => {
     const capture = await Capture.start(B, ['ip', 'proto', '112']);
     t.after(() => capture.stop());
     const { received, ifindexB, a, b } = await exchange({ family: 4, multicast: true, payload: ADVERT4, dst: '224.0.0.18', src: '198.18.0.1' });
@@ -400,7 +400,7 @@ void describe('VrrpSocket', () => {
     await b.close();
   });
 
-  void it('IPv4 unicast: to the peer address, from the given source', async (t) => {
+  it('IPv4 unicast: to the peer address, from the given source', async (t) => {
     const { received, ifindexB, a, b } = await exchange({ family: 4, multicast: false, payload: ADVERT4, dst: '198.18.0.2', src: '198.18.0.1' });
     t.after(() => (a.kill(), b.kill()));
     assert.deepEqual(received.message, { payload: ADVERT4, src: '198.18.0.1', dst: '198.18.0.2', ttl: 255, ifindex: ifindexB });
@@ -408,7 +408,7 @@ void describe('VrrpSocket', () => {
     await b.close();
   });
 
-  void it('IPv6 multicast: from the link-local address to ff02::12, hop limit 255', async (t) => {
+  it('IPv6 multicast: from the link-local address to ff02::12, hop limit 255', async (t) => {
     const { received, ifindexB, a, b } = await exchange({ family: 6, multicast: true, payload: ADVERT6, dst: 'ff02::12', src: LL_A });
     t.after(() => (a.kill(), b.kill()));
     assert.deepEqual(received.message, { payload: ADVERT6, src: LL_A, dst: 'ff02::12', ttl: 255, ifindex: ifindexB });
@@ -418,7 +418,7 @@ void describe('VrrpSocket', () => {
     await b.close();
   });
 
-  void it('IPv6 unicast: to a global peer address, from the given global source', async (t) => {
+  it('IPv6 unicast: to a global peer address, from the given global source', async (t) => {
     const { received, ifindexB, a, b } = await exchange({ family: 6, multicast: false, payload: ADVERT6, dst: '2001:2::2', src: '2001:2::1' });
     t.after(() => (a.kill(), b.kill()));
     assert.deepEqual(received.message, { payload: ADVERT6, src: '2001:2::1', dst: '2001:2::2', ttl: 255, ifindex: ifindexB });
@@ -426,7 +426,7 @@ void describe('VrrpSocket', () => {
     await b.close();
   });
 
-  void it('delivers every queued datagram, odd sizes included, and nothing after close()', async (t) => {
+  it('delivers every queued datagram, odd sizes included, and nothing after close()', async (t) => {
     const a = await Rpc.start(A);
     const b = await Rpc.start(B);
     t.after(() => (a.kill(), b.kill()));
@@ -453,8 +453,8 @@ void describe('VrrpSocket', () => {
   });
 });
 
-void describe('Rtnl', () => {
-  void it('addAddress with lifetimes: ip shows them, listAddresses reports them; an IPv6 VIP is nodad and usable at once', async (t) => {
+describe('Rtnl', () => {
+  it('addAddress with lifetimes: ip shows them, listAddresses reports them; an IPv6 VIP is nodad and usable at once', async (t) => {
     const a = await Rpc.start(A);
     t.after(() => a.kill());
     const ifindex = await a.call<number>('ifindexOf', { name: 'eth0' });
@@ -496,7 +496,7 @@ void describe('Rtnl', () => {
     await a.close();
   });
 
-  void it('an existing address: add fails with EEXIST naming it, replace refreshes the lifetime, and unrefreshed ones expire by themselves', async (t) => {
+  it('an existing address: add fails with EEXIST naming it, replace refreshes the lifetime, and unrefreshed ones expire by themselves', async (t) => {
     const a = await Rpc.start(A);
     t.after(() => a.kill());
     const ifindex = await a.call<number>('ifindexOf', { name: 'eth0' });
@@ -527,7 +527,7 @@ void describe('Rtnl', () => {
     await a.close();
   });
 
-  void it('deleteAddress removes an address; deleting a missing one rejects with EADDRNOTAVAIL naming it', async (t) => {
+  it('deleteAddress removes an address; deleting a missing one rejects with EADDRNOTAVAIL naming it', async (t) => {
     const a = await Rpc.start(A);
     t.after(() => a.kill());
     const ifindex = await a.call<number>('ifindexOf', { name: 'eth0' });
@@ -549,7 +549,7 @@ void describe('Rtnl', () => {
     await a.close();
   });
 
-  void it('listLinks, getLink and ifindexOf describe the interfaces', async (t) => {
+  it('listLinks, getLink and ifindexOf describe the interfaces', async (t) => {
     const a = await Rpc.start(A);
     t.after(() => a.kill());
     const links = await a.call<{ name: string }[]>('listLinks');
@@ -567,7 +567,7 @@ void describe('Rtnl', () => {
     await a.close();
   });
 
-  void it('subscribe reports address adds and deletes, and links going down and up', async (t) => {
+  it('subscribe reports address adds and deletes, and links going down and up', async (t) => {
     const a = await Rpc.start(A);
     t.after(async () => {
       a.kill();
@@ -613,7 +613,7 @@ void describe('Rtnl', () => {
     await a.close();
   });
 
-  void it('subscribe reports an overrun as an event when events are lost, and keeps going', async (t) => {
+  it('subscribe reports an overrun as an event when events are lost, and keeps going', async (t) => {
     const a = await Rpc.start(A);
     t.after(async () => {
       a.kill();
@@ -641,7 +641,7 @@ void describe('Rtnl', () => {
     await a.close();
   });
 
-  void it('close() rejects requests in flight with ECANCELED', async (t) => {
+  it('close() rejects requests in flight with ECANCELED', async (t) => {
     const a = await Rpc.start(A);
     t.after(() => a.kill());
     assert.deepEqual(await a.call('closeWithRequestInFlight'), {
@@ -651,8 +651,8 @@ void describe('Rtnl', () => {
   });
 });
 
-void describe('announcements', () => {
-  void it('gratuitous ARP: a broadcast request with sender IP = target IP, announcing the interface MAC or the given one, always from the interface MAC', async (t) => {
+describe('announcements', () => {
+  it('gratuitous ARP: a broadcast request with sender IP = target IP, announcing the interface MAC or the given one, always from the interface MAC', async (t) => {
     const capture = await Capture.start(B, ['arp']);
     const a = await Rpc.start(A);
     t.after(async () => {
@@ -695,7 +695,7 @@ void describe('announcements', () => {
     await a.close();
   });
 
-  void it('unsolicited NA: to ff02::1 from the link-local address, hop limit 255, Override set, Solicited clear, target and its MAC', async (t) => {
+  it('unsolicited NA: to ff02::1 from the link-local address, hop limit 255, Override set, Solicited clear, target and its MAC', async (t) => {
     const capture = await Capture.start(B, ['icmp6', 'and', 'ip6[40]', '==', '136']);
     const a = await Rpc.start(A);
     t.after(async () => {
@@ -748,8 +748,8 @@ void describe('announcements', () => {
   });
 });
 
-void describe('bad input', () => {
-  void it('bad arguments and unknown interfaces are clear errors, and the process lives on', async (t) => {
+describe('bad input', () => {
+  it('bad arguments and unknown interfaces are clear errors, and the process lives on', async (t) => {
     const a = await Rpc.start(A);
     t.after(() => a.kill());
     const ifindex = await a.call<number>('ifindexOf', { name: 'eth0' });
@@ -825,8 +825,8 @@ void describe('bad input', () => {
   });
 });
 
-void describe('worker threads', () => {
-  void it('the addon works in workers, and terminating them with everything open and busy neither crashes nor leaks', async (t) => {
+describe('worker threads', () => {
+  it('the addon works in workers, and terminating them with everything open and busy neither crashes nor leaks', async (t) => {
     const b = await Rpc.start(B);
     t.after(() => b.kill());
     await b.call('vrrpOpen', { name: 's', options: { family: 4, ifname: 'eth0', multicast: true } });
