@@ -73,19 +73,21 @@ export class Agent {
   /** SIGTERM: masters send priority 0 and remove their VIPs, then the process may exit. */
   stop(): Promise<void> {
     this.stopping ??= new Promise<void>((resolve) => {
+      // First tell the VRRP thread: the backup's takeover clock starts with our priority-0
+      // advert, so nothing else may run before it.
+      this.send({ type: 'shutdown' });
       this.opts.source.close();
       this.tracks.stop();
       this.server?.close();
+      if (!this.vrrp) return resolve();
       const timer = setTimeout(() => {
         this.opts.log.error('VRRP thread did not stop in time');
         resolve();
       }, SHUTDOWN_TIMEOUT_MS);
-      if (!this.vrrp) return resolve();
       this.vrrp.once('exit', () => {
         clearTimeout(timer);
         resolve();
       });
-      this.send({ type: 'shutdown' });
     });
     return this.stopping;
   }

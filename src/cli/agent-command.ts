@@ -28,8 +28,9 @@ export async function runAgent(args: AgentArgs): Promise<number> {
   return new Promise((resolve) => {
     process.on('SIGHUP', () => agent.reload());
     const stop = (signal: string): void => {
-      log.info({ signal }, 'stopping: releasing VIPs');
-      void agent.stop().then(() => resolve(0));
+      const stopped = agent.stop();
+      log.info({ signal }, 'stopping: handing over to the backups');
+      void stopped.then(() => resolve(0));
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
