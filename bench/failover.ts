@@ -11,7 +11,7 @@
 //   stale     SIGKILL only: when the dead master's VIP left its interface (or never)
 // and, for a partition of the master that heals (LAB-NOTES weakness 2):
 //   back      from the heal until the client's replies come from the real master's MAC
-// Usage: npm run bench:failover [-- --trials N] [-- --quick]
+// Usage: npm run bench:failover [-- --trials N] [--quick (100 ms only)] [--trigger SIGTERM ...]
 import { parseArgs } from 'node:util';
 import { createLab, vip4 } from '../test/lab/lab.ts';
 import type { Lab, LabNode } from '../test/lab/lab.ts';
@@ -25,10 +25,15 @@ type Trigger = 'SIGKILL' | 'SIGTERM' | 'link cut' | 'partition heal';
 
 interface Trial { takeover: number | undefined; outage: number | undefined; stale: number | undefined; back?: number | undefined }
 
-const { values } = parseArgs({ options: { trials: { type: 'string', default: '10' }, quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: {
+  trials: { type: 'string', default: '10' },
+  quick: { type: 'boolean', default: false },
+  trigger: { type: 'string', multiple: true },
+} });
 const TRIALS = Number(values.trials);
 const INTERVALS_MS = values.quick ? [100] : [1000, 100];
-const TRIGGERS: Trigger[] = ['SIGKILL', 'SIGTERM', 'link cut', 'partition heal'];
+const ALL_TRIGGERS: Trigger[] = ['SIGKILL', 'SIGTERM', 'link cut', 'partition heal'];
+const TRIGGERS = values.trigger ? ALL_TRIGGERS.filter((t) => values.trigger?.includes(t)) : ALL_TRIGGERS;
 const VIP = vip4(0);
 const VRID = 51;
 

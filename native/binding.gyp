@@ -13,6 +13,7 @@
         "src/rtnl.cc",
         "src/rtnl_addr.cc",
         "src/rtnl_link.cc",
+        "src/signal_watch.cc",
         "src/timer.cc",
         "src/vrrp_socket.cc"
       ],

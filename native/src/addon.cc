@@ -1,11 +1,13 @@
 // The kubelived native module: every kernel interaction of the agent (VRRP sockets,
-// rtnetlink, gratuitous ARP, unsolicited NA, timerfd timers). Context-aware: it holds no
-// mutable global state, so it loads in any number of worker threads at once.
+// rtnetlink, gratuitous ARP, unsolicited NA, timerfd timers, per-thread signal watchers).
+// Context-aware: it holds no mutable global state, so it loads in any number of worker
+// threads at once.
 #include <napi.h>
 
 #include "arp_na.h"
 #include "loop.h"
 #include "rtnl.h"
+#include "signal_watch.h"
 #include "timer.h"
 #include "vrrp_socket.h"
 
@@ -15,6 +17,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Rtnl", kl::Rtnl::Define(env));
   exports.Set("Announcer", kl::Announcer::Define(env));
   exports.Set("Timer", kl::Timer::Define(env));
+  exports.Set("SignalWatch", kl::SignalWatch::Define(env));
   return exports;
 }
 

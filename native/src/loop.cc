@@ -33,7 +33,12 @@ void AddonData::CloseHandle(uv_handle_t* handle) {
 
 void AddonData::OnClosed(uv_handle_t* handle) {
   auto* self = static_cast<AddonData*>(handle->data);
-  delete reinterpret_cast<uv_poll_t*>(handle);  // the only kind of handle the addon opens
+  // The kinds of handle the addon opens, each allocated with new.
+  if (handle->type == UV_SIGNAL) {
+    delete reinterpret_cast<uv_signal_t*>(handle);
+  } else {
+    delete reinterpret_cast<uv_poll_t*>(handle);
+  }
   self->closing_--;
   self->FinishCleanupIfDone();
 }

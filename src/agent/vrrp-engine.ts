@@ -15,6 +15,7 @@ import type { Family } from '../api/address.ts';
 import { MAX_HAND_OVER_MS } from './messages.ts';
 import type { FromVrrpThread, InstancePlan, InstanceSnapshot } from './messages.ts';
 import { VipSet } from './vip-set.ts';
+import { rehearse } from './rehearsal.ts';
 
 /** Kernel-side lifetime of a VIP; the master refreshes it, so a dead agent's VIPs expire. */
 export const VIP_LIFETIME_S = 2;
@@ -152,6 +153,7 @@ export class VrrpEngine {
       tracks: plan.tracks.map((t) => ({ name: t.name, weight: t.weight })),
       garp: plan.garp,
     };
+    rehearse(config);
     const router = new VrrpRouter(config);
     const socket = this.acquireSocket(ifname, plan.family, plan.unicastPeers.length === 0);
     const slot: Slot = { plan, key: planKey(plan), router, socket, ifindex: link.ifindex, vips, lastAdvertAt: undefined };

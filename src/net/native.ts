@@ -139,6 +139,10 @@ export interface NativeTimer {
   close(): void;
 }
 
+export interface NativeSignalWatch {
+  close(): void;
+}
+
 export interface NativeBinding {
   VrrpSocket: new (
     options: VrrpSocketOptions,
@@ -148,6 +152,7 @@ export interface NativeBinding {
   Rtnl: new () => NativeRtnl;
   Announcer: new () => NativeAnnouncer;
   Timer: new (onFire: () => void) => NativeTimer;
+  SignalWatch: new (signum: number, onSignal: (signum: number) => void) => NativeSignalWatch;
 }
 
 export const nativePath = process.env.KUBELIVED_NATIVE_PATH
