@@ -14,7 +14,8 @@ export function errorDetail(e: unknown): string {
   }
   if (e instanceof Error) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (e.message) return e.message;
+    // Node's hint for its own CLI users means nothing to an operator reading a check result.
+    if (e.message) return e.message.replace(/; if the root CA is installed locally, try running Node\.js with --use-system-ca$/, '');
     return code ?? e.name;
   }
   return String(e);

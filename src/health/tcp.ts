@@ -31,6 +31,6 @@ export function tcpProbe(options: TcpProbeOptions): Probe {
     const onAbort = (): void => done({ ok: false, detail: `aborted connecting to ${target}` });
     signal.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => done({ ok: true, detail: `connected to ${target}` }));
-    socket.once('error', (e) => done({ ok: false, detail: errorDetail(e) }));
+    socket.on('error', (e) => done({ ok: false, detail: errorDetail(e) }));
   });
 }
