@@ -102,12 +102,13 @@ async function trial(lab: Lab, impl: Impl, intervalMs: number, trigger: Trigger)
     if (trigger === 'SIGKILL') await master.kill();
     else if (trigger === 'SIGTERM') void master.stop();
     else await lab.cutLink(n1);
+    // Watch the dead master's interface from the trigger on, alongside the takeover.
+    const staleGone = trigger === 'SIGKILL'
+      ? waitFor('stale VIP gone', async () => ((await lab.addresses(n1)).includes(VIP) ? undefined : Date.now() - t0), 4 * intervalMs + 5000, 10)
+        .catch(() => undefined)
+      : Promise.resolve(undefined);
     await probe.waitForReplyFrom(n2.mac, 4 * intervalMs + 5000, t0);
-    let stale: number | undefined;
-    if (trigger === 'SIGKILL') {
-      stale = await waitFor('stale VIP gone', async () => ((await lab.addresses(n1)).includes(VIP) ? undefined : Date.now() - t0), 4000, 10)
-        .catch(() => undefined);
-    }
+    const stale = await staleGone;
     await new Promise((r) => setTimeout(r, 200));
     const r = await probe.stop();
     const garp = r.neighbour.find((e) => e.gratuitous && e.mac === n2.mac && e.t >= t0);

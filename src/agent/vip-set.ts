@@ -3,6 +3,17 @@
 // by itself within the lifetime instead of leaving two nodes answering for one address.
 import type { Rtnl, AddressInfo } from '../net/rtnl.ts';
 
+/**
+ * Kernel-side lifetime of a master's VIPs, refreshed twice a second by the VRRP thread, so a
+ * killed agent's VIPs expire instead of staying on a node that still answers ARP for them
+ * (keepalived's weakness). Sized to the backup's takeover time (at least three advert intervals): a VIP that
+ * expired much sooner would leave clients with nobody answering until the takeover, one that
+ * lived much longer would let two nodes answer. Whole seconds (the kernel's unit), 1 to 3.
+ */
+export function vipLifetimeS(advertIntervalCs: number): number {
+  return Math.min(3, Math.max(1, Math.ceil((3 * advertIntervalCs) / 100)));
+}
+
 export class VipSet {
   private readonly rtnl: Rtnl;
   private readonly ifindex: number;

@@ -14,12 +14,11 @@ import { inSubnet, isLinkLocal } from '../api/address.ts';
 import type { Family } from '../api/address.ts';
 import { MAX_HAND_OVER_MS } from './messages.ts';
 import type { FromVrrpThread, InstancePlan, InstanceSnapshot } from './messages.ts';
-import { VipSet } from './vip-set.ts';
+import { VipSet, vipLifetimeS } from './vip-set.ts';
 import { rehearse } from './rehearsal.ts';
 
-/** Kernel-side lifetime of a VIP; the master refreshes it, so a dead agent's VIPs expire. */
-export const VIP_LIFETIME_S = 2;
 const VIP_REFRESH_MS = 500;
+
 
 interface Slot {
   plan: InstancePlan;
@@ -136,7 +135,7 @@ export class VrrpEngine {
     const link = links.find((l) => l.name === ifname);
     if (!link) throw new Error(`interface ${ifname} does not exist`);
     const localAddress = this.localAddress(plan, addrs.filter((a) => a.ifindex === link.ifindex));
-    const vips = new VipSet(this.rtnl, link.ifindex, plan.vips, VIP_LIFETIME_S);
+    const vips = new VipSet(this.rtnl, link.ifindex, plan.vips, vipLifetimeS(plan.advertIntervalCs));
     // A previous run killed with SIGKILL may have left VIPs behind; we start as backup, so any
     // VIP of ours on the interface is stale (an address owner, priority 255, really owns it).
     if (plan.priority !== 255) {
