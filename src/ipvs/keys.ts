@@ -30,8 +30,8 @@ export function parseServiceKeyString(text: string): ServiceKey | undefined {
   if (!m) return undefined;
   if (m[5] !== undefined) {
     const fwmark = Number(m[5]);
-    if (fwmark < 1 || fwmark > 0xffff_ffff) return undefined;
-    return { family: Number(m[6]) as Family, fwmark };
+    const key: ServiceKey = { family: Number(m[6]) as Family, fwmark };
+    return fwmark >= 1 && fwmark <= 0xffff_ffff && serviceKeyString(key) === text ? key : undefined;
   }
   const bracketed = m[2] !== undefined;
   const parsed = parseAddress(m[2] ?? m[3] ?? '');
