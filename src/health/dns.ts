@@ -19,8 +19,8 @@ export interface DnsProbeOptions {
   port?: number;
   /** Default "." (keepalived's default). */
   name?: string;
-  /** Default SOA (keepalived's default). */
-  type?: DnsTypeName | number;
+  /** Query type; default SOA (keepalived's default). */
+  recordType?: DnsTypeName | number;
   /** Default true: NOERROR with no answer records fails. */
   requireAnswer?: boolean;
   /** RD flag; default true. */
@@ -34,7 +34,7 @@ const SHOWN_ANSWERS = 3;
 export function dnsProbe(options: DnsProbeOptions): Probe {
   const port = options.port ?? 53;
   const name = options.name ?? '.';
-  const type = typeCode(options.type ?? 'SOA');
+  const type = typeCode(options.recordType ?? 'SOA');
   encodeName(name); // refuse a bad name now, not at every run
   if (isIP(options.host) === 0) throw new RangeError(`DNS server must be an IP address, got ${JSON.stringify(options.host)}`);
   const target = formatAddress(options.host, port);

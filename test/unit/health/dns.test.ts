@@ -112,7 +112,7 @@ async function withDnsServer(body: (port: number, queries: Query[]) => Promise<v
 test('DNS probe: answers, NXDOMAIN, NODATA, SERVFAIL, a stray reply ignored', async () => {
   await withDnsServer(async (port, queries) => {
     const run = (name: string, type: 'A' | 'AAAA' = 'A', requireAnswer?: boolean): ReturnType<typeof probeOnce> =>
-      probeOnce(dnsProbe({ host: '127.0.0.1', port, name, type, ...(requireAnswer !== undefined ? { requireAnswer } : {}) }));
+      probeOnce(dnsProbe({ host: '127.0.0.1', port, name, recordType: type, ...(requireAnswer !== undefined ? { requireAnswer } : {}) }));
     assert.deepEqual(await run('app.test'), {
       ok: true,
       detail: 'NOERROR, 2 answers for app.test A: A 192.0.2.1, A 192.0.2.2',
@@ -150,11 +150,11 @@ test('the test server and the decoder agree with a real resolver (c-ares in node
 
 test('DNS probe: a closed port is refused at once, a silent server times out', async () => {
   const closed = await freeUdpPort(createSocket('udp4'));
-  assert.equal((await probeOnce(dnsProbe({ host: '127.0.0.1', port: closed, name: 'app.test', type: 'A' }))).detail,
+  assert.equal((await probeOnce(dnsProbe({ host: '127.0.0.1', port: closed, name: 'app.test', recordType: 'A' }))).detail,
     `ECONNREFUSED from 127.0.0.1:${closed} (ICMP port unreachable)`);
   await withDnsServer(async (port) => {
     const seen: CheckResult[] = [];
-    const checker = new Checker(dnsProbe({ host: '127.0.0.1', port, name: 'slow.test', type: 'A' }),
+    const checker = new Checker(dnsProbe({ host: '127.0.0.1', port, name: 'slow.test', recordType: 'A' }),
       { intervalMs: 1000, timeoutMs: 100, rise: 1, fall: 1, warmupMs: 0 }, (r) => seen.push(r));
     checker.start();
     try {
@@ -170,5 +170,5 @@ test('DNS probe: a closed port is refused at once, a silent server times out', a
 test('DNS probe options are checked up front', () => {
   assert.throws(() => dnsProbe({ host: 'dns.example', name: 'a.test' }), /IP address/);
   assert.throws(() => dnsProbe({ host: '127.0.0.1', name: 'a..test' }), /labels/);
-  assert.throws(() => dnsProbe({ host: '127.0.0.1', type: 70000 }), /bad DNS type/);
+  assert.throws(() => dnsProbe({ host: '127.0.0.1', recordType: 70000 }), /bad DNS type/);
 });
