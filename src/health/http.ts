@@ -18,8 +18,8 @@ export interface StatusRange {
   to: number;
 }
 
-/** "200-299 404", ["200-299", 404], [200, 204]. */
-export type StatusSpec = string | readonly (number | string)[];
+/** "200-299 404", ["200-299", 404], [200, 204], [{ from: 200, to: 299 }]. */
+export type StatusSpec = string | readonly (number | string | StatusRange)[];
 
 export const DEFAULT_STATUS: readonly StatusRange[] = [{ from: 200, to: 299 }];
 export const DEFAULT_MAX_BODY_BYTES = 1 << 20;
@@ -59,6 +59,13 @@ export function parseStatusRanges(spec: StatusSpec): StatusRange[] {
   const parts = typeof spec === 'string' ? spec.split(/[\s,]+/).filter((p) => p !== '') : spec;
   const out: StatusRange[] = [];
   for (const part of parts) {
+    if (typeof part === 'object') {
+      if (!Number.isInteger(part.from) || !Number.isInteger(part.to) || part.from < 100 || part.to > 599 || part.from > part.to) {
+        throw new RangeError(`bad HTTP status range ${part.from}-${part.to}: want 100-599, from <= to`);
+      }
+      out.push({ from: part.from, to: part.to });
+      continue;
+    }
     const m = typeof part === 'number' ? [String(part), String(part), undefined] : /^(\d{3})(?:-(\d{3}))?$/.exec(part.trim());
     const from = Number(m?.[1]);
     const to = m?.[2] === undefined ? from : Number(m[2]);

@@ -56,6 +56,8 @@ test('status codes: default 2xx, lists and ranges', async () => {
 test('status specs parse and print; bad ones are refused', () => {
   assert.deepEqual(parseStatusRanges('200-299, 404 503'), [{ from: 200, to: 299 }, { from: 404, to: 404 }, { from: 503, to: 503 }]);
   assert.equal(formatStatusRanges(parseStatusRanges(['200-204', 301])), '200-204 301');
+  assert.equal(formatStatusRanges(parseStatusRanges([{ from: 200, to: 299 }, { from: 418, to: 418 }])), '200-299 418');
+  assert.throws(() => parseStatusRanges([{ from: 300, to: 200 }]), RangeError);
   for (const bad of ['', '2xx', '299-200', '700', '20', [99]]) assert.throws(() => parseStatusRanges(bad), RangeError, JSON.stringify(bad));
   assert.throws(() => httpProbe({ host: '127.0.0.1', port: 1, bodyDigest: 'abc' }), /64 hex/);
   assert.throws(() => httpProbe({ host: '127.0.0.1', port: 1, path: 'x' }), /path/);
@@ -91,6 +93,18 @@ test('request: path, Host header (virtual host or address), Connection: close, f
     ]);
     assert.notEqual(seen[0]?.port, seen[1]?.port);
   });
+});
+
+test('IPv6: the Host header carries the bracketed address', async () => {
+  let host: string | undefined;
+  const server = createHttpServer((req, res) => { host = req.headers.host; res.end(); });
+  const port = await listen(server, '::1');
+  try {
+    assert.equal((await probeOnce(httpProbe({ host: '::1', port }))).detail, 'HTTP 200');
+    assert.equal(host, `[::1]:${port}`);
+  } finally {
+    await close(server);
+  }
 });
 
 test('refused and a server that never answers (timeout while waiting for headers)', async () => {
