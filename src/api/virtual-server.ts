@@ -148,7 +148,9 @@ const SPEC_FIELDS = [
 /**
  * Validates `spec` of a VirtualServer document; returns undefined when any issue was found.
  * `instance` is the VrrpInstance named by spec.vrrpInstanceRef when the caller has it; the
- * checks against it are skipped otherwise (the caller reports a missing reference).
+ * checks against it are skipped otherwise (the caller reports a missing reference). Pass it
+ * whenever it exists: a firewall-mark service without a virtualIP has the instance's address
+ * family, and without the instance the family is only guessed from the first real server.
  */
 export function parseVirtualServerSpec(
   namespace: string, name: string, spec: Obj, issues: IssueList, instance?: VrrpInstance,
@@ -195,10 +197,10 @@ export function parseVirtualServerSpec(
   const forwarding = oneOf(spec, 'forwarding', p, issues, FORWARDINGS, 'NAT');
   const persistence = readPersistence(spec, p, issues, knownFamily);
 
-  const servicePort = port;
-  const realServers = readRealServers(spec, p, issues, { family: knownFamily, port: servicePort, forwarding, hasMark });
+  const shape: ServiceShape = { family: knownFamily, port, forwarding, hasMark };
+  const realServers = readRealServers(spec, p, issues, shape);
   const backendRef = readBackendRef(spec, p, issues);
-  const sorryServer = readSorryServer(spec, p, issues, { family: knownFamily, port: servicePort, forwarding, hasMark });
+  const sorryServer = readSorryServer(spec, p, issues, shape);
   const noServers = spec.realServers === undefined || (Array.isArray(spec.realServers) && spec.realServers.length === 0);
   if (noServers && spec.backendRef === undefined && spec.sorryServer === undefined) {
     issues.add(`${p}.realServers`, 'must list at least one real server (or set backendRef or sorryServer)');
@@ -210,6 +212,13 @@ export function parseVirtualServerSpec(
   const healthCheck = readHealthCheck(spec, p, issues, realServers);
   const inhibitOnFailure = bool(spec, 'inhibitOnFailure', p, issues, false);
   const quorum = readQuorum(spec, p, issues);
+  if (quorum && spec.quorum !== undefined && spec.backendRef === undefined && realServers.length > 0) {
+    // Only the listed real servers can make up quorum: one that can never be reached is a typo.
+    const total = realServers.reduce((sum, r) => sum + r.weight, 0);
+    if (total < quorum.min + quorum.hysteresis) {
+      issues.add(`${p}.quorum.min`, `quorum can never be reached: min + hysteresis is ${quorum.min + quorum.hysteresis} but the real servers' weights add up to ${total}`);
+    }
+  }
   const drainTimeoutMs = duration(spec, 'drainTimeout', p, issues, { minMs: 0, maxMs: 3_600_000, defMs: 30_000 });
 
   if (issues.issues.length !== before || vrrpInstanceRef === undefined || scheduler === undefined

@@ -245,6 +245,7 @@ const BAD: [string, string, string, RegExp][] = [
   ['inhibitOnFailure not a bool', `${BASE}\n${R}\ninhibitOnFailure: "yes"`, 'spec.inhibitOnFailure', /true or false/],
   ['quorum negative', `${BASE}\n${R}\nquorum: { min: -1 }`, 'spec.quorum.min', /0 to 2147483647/],
   ['quorum hysteresis garbage', `${BASE}\n${R}\nquorum: { min: 2, hysteresis: lots }`, 'spec.quorum.hysteresis', /integer/],
+  ['quorum out of reach', `${BASE}\nrealServers: [{ address: 10.0.0.1, weight: 2 }, { address: 10.0.0.2 }]\nquorum: { min: 3, hysteresis: 1 }`, 'spec.quorum.min', /can never be reached: min \+ hysteresis is 4 but the real servers' weights add up to 3/],
   ['quorum unknown field', `${BASE}\n${R}\nquorum: { minimum: 2 }`, 'spec.quorum.minimum', /unknown field/],
   ['drainTimeout too long', `${BASE}\n${R}\ndrainTimeout: 2h`, 'spec.drainTimeout', /between 0ms and 3600000ms/],
   ['drainTimeout a number', `${BASE}\n${R}\ndrainTimeout: 30`, 'spec.drainTimeout', /duration/],
