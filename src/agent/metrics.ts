@@ -2,6 +2,8 @@
 // its periodic snapshots into counter increments here, so scrapes never touch the VRRP thread.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { InstanceSnapshot } from './messages.ts';
+import type { VirtualServerState } from '../ipvs/desired.ts';
+import type { CheckResult } from '../health/index.ts';
 
 const STATES = ['Initialize', 'Backup', 'Master', 'Fault'] as const;
 
@@ -24,6 +26,15 @@ export class AgentMetrics {
   private readonly timerLateness = new Gauge({ name: 'kubelived_vrrp_timer_lateness_seconds', help: 'Worst lateness of a VRRP timer in the last snapshot period.', registers: [this.registry] });
   private readonly trackUp = new Gauge({ name: 'kubelived_vrrp_track_up', help: 'Tracked check state (1 up, 0 down).', labelNames: ['instance', 'track'], registers: [this.registry] });
   private readonly checkSeconds = new Histogram({ name: 'kubelived_vrrp_track_check_duration_seconds', help: 'Duration of tracked check runs.', labelNames: ['instance', 'track'], buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
+  private readonly rsUp = new Gauge({ name: 'kubelived_realserver_up', help: 'Health of a real server (1 up, 0 down).', labelNames: ['virtual_server', 'real_server'], registers: [this.registry] });
+  private readonly rsChecks = new Counter({ name: 'kubelived_realserver_checks_total', help: 'Health check runs, by result.', labelNames: ['virtual_server', 'real_server', 'result'], registers: [this.registry] });
+  private readonly rsLatency = new Histogram({ name: 'kubelived_realserver_check_duration_seconds', help: 'Duration of completed health check runs.', labelNames: ['virtual_server'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
+  private readonly reconcileSeconds = new Histogram({ name: 'kubelived_ipvs_reconcile_duration_seconds', help: 'Dump, plan and apply of the IPVS tables.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
+  private readonly ipvsOps = new Counter({ name: 'kubelived_ipvs_operations_total', help: 'IPVS operations sent to the kernel, by result.', labelNames: ['result'], registers: [this.registry] });
+  private readonly ipvsServices = new Gauge({ name: 'kubelived_ipvs_services', help: 'IPVS services this node programs.', registers: [this.registry] });
+  private readonly ipvsDestinations = new Gauge({ name: 'kubelived_ipvs_destinations', help: 'IPVS destinations (real and sorry servers) this node programs.', registers: [this.registry] });
+  private readonly vsHealthy = new Gauge({ name: 'kubelived_virtualserver_healthy_realservers', help: 'Healthy real servers of a VirtualServer.', labelNames: ['virtual_server'], registers: [this.registry] });
+  private readonly vsQuorum = new Gauge({ name: 'kubelived_virtualserver_quorum_up', help: 'Whether the VirtualServer has quorum (0: the sorry server serves).', labelNames: ['virtual_server'], registers: [this.registry] });
   private last = new Map<string, InstanceSnapshot>();
   private unknownVridTotal = 0;
 
@@ -63,6 +74,26 @@ export class AgentMetrics {
   check(instance: string, track: string, up: boolean, durationMs: number): void {
     this.trackUp.set({ instance, track }, up ? 1 : 0);
     this.checkSeconds.observe({ instance, track }, durationMs / 1000);
+  }
+
+  realServer(virtualServer: string, realServer: string, up: boolean, result: CheckResult): void {
+    this.rsUp.set({ virtual_server: virtualServer, real_server: realServer }, up ? 1 : 0);
+    this.rsChecks.inc({ virtual_server: virtualServer, real_server: realServer, result: result.ok ? 'ok' : result.timedOut ? 'timeout' : 'fail' });
+    if (!result.timedOut) this.rsLatency.observe({ virtual_server: virtualServer }, result.durationMs / 1000);
+  }
+
+  reconciled(ms: number, ops: number, failed: number, status: VirtualServerState[], services: number, destinations: number): void {
+    this.reconcileSeconds.observe(ms / 1000);
+    this.ipvsOps.inc({ result: 'ok' }, ops - failed);
+    this.ipvsOps.inc({ result: 'error' }, failed);
+    this.ipvsServices.set(services);
+    this.ipvsDestinations.set(destinations);
+    this.vsHealthy.reset();
+    this.vsQuorum.reset();
+    for (const s of status) {
+      this.vsHealthy.set({ virtual_server: s.owner }, s.healthy);
+      this.vsQuorum.set({ virtual_server: s.owner }, s.quorumUp ? 1 : 0);
+    }
   }
 
   forgetTrack(instance: string, track: string): void {

@@ -2,7 +2,7 @@
 // their JSON log lines to follow state transitions.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Lab, LabNode, LabProcess } from './lab.ts';
 
@@ -58,7 +58,8 @@ export interface TransitionLine {
 export function startAgent(lab: Lab, node: LabNode, config: string, opts: { metricsAddr?: string; configPath?: string } = {}): RunningAgent {
   const configPath = opts.configPath ?? join(mkdtempSync(join(tmpdir(), `kl-${node.name}-`)), 'config.yaml');
   writeFileSync(configPath, config);
-  const argv = [process.execPath, CLI, 'agent', '--config', configPath, '--node', node.name];
+  // Each agent keeps its own state (IPVS ownership) beside its config, as separate nodes would.
+  const argv = [process.execPath, CLI, 'agent', '--config', configPath, '--node', node.name, '--state-dir', dirname(configPath)];
   if (opts.metricsAddr) argv.push('--metrics-addr', opts.metricsAddr);
   const proc = lab.spawn(node.netns, argv);
   return {

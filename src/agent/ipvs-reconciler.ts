@@ -1,0 +1,167 @@
+// Keeps the kernel's IPVS tables equal to the VirtualServers this node runs: one dump, the
+// pure planner (src/ipvs), one batched apply, and only ever on services the agent owns.
+// Runs are serialized and coalesced: whatever arrives during a run (a config change, a health
+// change) causes exactly one more run after it.
+import type { RealServer, VirtualServer } from '../api/virtual-server.ts';
+import { desiredState, ownerOf, stateFromDump, realServerId } from '../ipvs/desired.ts';
+import type { VirtualServerState } from '../ipvs/desired.ts';
+import { diff } from '../ipvs/plan.ts';
+import type { DumpedService, IpvsOperation } from '../ipvs/types.ts';
+import type { CheckResult } from '../health/index.ts';
+import type { Logger } from '../log.ts';
+import type { OwnershipFile } from './ownership.ts';
+import { RealServerChecks } from './real-server-checks.ts';
+
+/** The kernel side; the native Ipvs class in production. */
+export interface IpvsPort {
+  dump(): Promise<DumpedService[]>;
+  apply(ops: readonly IpvsOperation[]): Promise<({ ok: true } | { ok: false; error: Error })[]>;
+}
+
+export interface IpvsObserver {
+  realServer(owner: string, server: RealServer, result: CheckResult, up: boolean): void;
+  reconciled(ms: number, ops: number, failed: number, status: VirtualServerState[], services: number, destinations: number): void;
+}
+
+export interface IpvsReconcilerOptions {
+  /** Opened on the first run that has something to do, so a node without VirtualServers never needs IPVS. */
+  open: () => IpvsPort;
+  ownership: OwnershipFile;
+  log: Logger;
+  observer: IpvsObserver;
+}
+
+const RETRY_MS = [500, 1000, 2000, 5000, 10_000];
+/** While real servers drain, look at their connection counts this often. */
+const DRAIN_POLL_MS = 2000;
+
+export class IpvsReconciler {
+  private readonly opts: IpvsReconcilerOptions;
+  private readonly checks: RealServerChecks;
+  private port: IpvsPort | undefined;
+  private virtualServers: readonly VirtualServer[] = [];
+  private owned: Set<string>;
+  private drains = new Map<string, number>();
+  private quorum = new Map<string, boolean>();
+  private recovered = false;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private failures = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(opts: IpvsReconcilerOptions) {
+    this.opts = opts;
+    this.owned = opts.ownership.read();
+    this.checks = new RealServerChecks((owner, server, result, changed, up) => {
+      opts.observer.realServer(owner, server, result, up);
+      if (!changed) return;
+      opts.log.info({ virtualServer: owner, realServer: `${server.address}:${server.port}`, up, detail: result.detail },
+        `real server ${server.address}:${server.port} of ${owner} ${up ? 'up' : 'down'}`);
+      this.kick();
+    });
+  }
+
+  setVirtualServers(virtualServers: readonly VirtualServer[]): void {
+    this.virtualServers = virtualServers;
+    // Before the first dump the checks wait: their starting state comes from the kernel.
+    if (this.recovered) this.checks.apply(virtualServers, () => undefined);
+    this.kick();
+  }
+
+  /** Resolves when the kernel matches the current VirtualServers (or the run failed). */
+  async settled(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.checks.stop();
+  }
+
+  private kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.running = this.run().finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  private schedule(ms: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.kick(), ms);
+  }
+
+  private async run(): Promise<void> {
+    if (!this.port && this.virtualServers.length === 0 && this.owned.size === 0) return;
+    const started = performance.now();
+    try {
+      this.port ??= this.opts.open();
+      const dump = await this.port.dump();
+      if (!this.recovered) this.recover(dump);
+      const desired = desiredState({
+        virtualServers: this.virtualServers,
+        health: (owner, server) => this.checks.isUp(owner, server),
+        quorum: this.quorum,
+      });
+      this.quorum = desired.quorum;
+      for (const c of desired.conflicts) this.opts.log.error(c, `VirtualServer ${c.owner} names the service ${c.key} of ${c.with}; ignored`);
+      const plan = diff(desired.services, dump, this.owned, { drains: this.drains, now: performance.now() });
+      for (const key of plan.adopted) this.opts.log.warn({ service: key }, `taking over IPVS service ${key}, which existed without being ours`);
+      let failed = 0;
+      if (plan.ops.length > 0) {
+        // Own the union while the plan runs: a crash midway must not leave ours looking foreign.
+        this.opts.ownership.write(new Set([...this.owned, ...plan.owned]));
+        const results = await this.port.apply(plan.ops);
+        results.forEach((r) => {
+          if (!r.ok) {
+            failed++;
+            this.opts.log.error({ err: r.error.message }, 'IPVS operation failed');
+          }
+        });
+      }
+      if (failed === 0) {
+        if (!sameSet(this.owned, plan.owned)) this.opts.ownership.write(plan.owned);
+        this.owned = plan.owned;
+        this.drains = plan.drains;
+        this.failures = 0;
+      }
+      const destinations = desired.services.reduce((n, s) => n + s.destinations.length, 0);
+      this.opts.observer.reconciled(performance.now() - started, plan.ops.length, failed, desired.status, desired.services.length, destinations);
+      if (failed > 0) this.retry();
+      else if (plan.drains.size > 0) this.schedule(Math.min(DRAIN_POLL_MS, Math.max(0, (plan.nextDeadline ?? Infinity) - performance.now())));
+    } catch (e) {
+      this.opts.log.error({ err: e instanceof Error ? e.message : String(e) }, 'IPVS reconcile failed; VRRP is not affected');
+      this.retry();
+    }
+  }
+
+  private retry(): void {
+    const ms = RETRY_MS[Math.min(this.failures, RETRY_MS.length - 1)] ?? 10_000;
+    this.failures++;
+    this.schedule(ms);
+  }
+
+  /** First dump after start: real servers and quorum start as the kernel shows them, so a restart changes nothing. */
+  private recover(dump: readonly DumpedService[]): void {
+    const state = stateFromDump(this.virtualServers, dump);
+    this.quorum = state.quorum;
+    this.checks.apply(this.virtualServers, (owner, server) => state.health.get(realServerId(owner, server)));
+    this.recovered = true;
+    const ours = this.virtualServers.map(ownerOf);
+    this.opts.log.info({ virtualServers: ours.length, owned: this.owned.size }, 'IPVS state recovered from the kernel');
+  }
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  return a.size === b.size && [...a].every((x) => b.has(x));
+}
