@@ -23,7 +23,7 @@ import type { GuestMessage, HostMessage } from './protocol.ts';
 export { VmSetupError } from './kernel.ts';
 
 export interface ExecOptions {
-  /** The guest SIGKILLs the command (its whole process group) after this long; default 60 s. */
+  /** The guest SIGKILLs the command (its whole process group) after this long; default 60 s, 0: never. */
   timeoutMs?: number;
   /** Written to the command's stdin, which is then closed (default: empty stdin). */
   input?: string | Buffer;
@@ -399,22 +399,26 @@ class VmImpl implements Vm {
     mkdirSync(this.shareDir);
     const sockPath = join(this.dir, 'ctl.sock');
     const initrd = join(this.dir, 'initramfs.cpio');
-    buildInitramfs(initrd, { busybox, modulesDir: kernel.modulesDir, initScript: join(HARNESS_DIR, 'guest', 'init.sh') });
-    const runner = prepareRunner(node, join(this.shareDir, '.klvm'));
-
     const params: Record<string, string> = {
       klvm_project: PROJECT_ROOT,
       klvm_node: node,
       klvm_busybox: busybox,
       klvm_modules: kernel.modulesDir,
       klvm_share: this.shareDir,
-      klvm_runner: runner,
+      klvm_runner: join(this.shareDir, '.klvm', 'runner.mjs'),
     };
-    for (const [k, v] of Object.entries(params))
-      if (/[\s"']/.test(v)) throw new VmSetupError(`${k}=${v}: paths with spaces or quotes cannot go on the kernel command line`);
+    try {
+      for (const [k, v] of Object.entries(params))
+        if (/[\s"']/.test(v)) throw new VmSetupError(`${k}=${v}: paths with spaces or quotes cannot go on the kernel command line`);
+      buildInitramfs(initrd, { busybox, modulesDir: kernel.modulesDir, initScript: join(HARNESS_DIR, 'guest', 'init.sh') });
+      prepareRunner(node, join(this.shareDir, '.klvm'));
+    } catch (e) {
+      this.removeDir();
+      throw e;
+    }
     const append = [
       'console=ttyS0',
-      ...(process.env.KUBELIVED_VM_DEBUG === '1' ? ['initcall_debug=0'] : ['quiet']),
+      ...(process.env.KUBELIVED_VM_DEBUG === '1' ? [] : ['quiet']),
       'loglevel=4',
       'panic=-1',
       'oops=panic',
@@ -442,8 +446,12 @@ class VmImpl implements Vm {
       '-pidfile', join(this.dir, 'qemu.pid'),
     ];
     this.qemu = spawn(qemuBin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    if (this.qemu.pid === undefined) throw new VmSetupError(`cannot start ${qemuBin}`);
+    if (this.qemu.pid === undefined) {
+      this.removeDir();
+      throw new VmSetupError(`cannot start ${qemuBin}`);
+    }
     this.qemuPid = this.qemu.pid;
+    this.qemu.on('error', (e) => this.died(`qemu: ${e.message}`));
     const debug = process.env.KUBELIVED_VM_DEBUG === '1';
     const onConsole = (d: Buffer): void => {
       if (debug) process.stderr.write(d.toString('utf8').replace(/^(?=.)/gm, `[+${Date.now() - this.t0} ms] `));
@@ -608,7 +616,8 @@ class VmImpl implements Vm {
     // The guest enforces the timeout; this one only catches a guest too wedged to report.
     let timer: NodeJS.Timeout | undefined;
     const wedged = new Promise<never>((_, rej) => {
-      timer = setTimeout(() => rej(new VmExecError(proc.argv, `no answer from the guest ${timeoutMs + 30_000} ms after start`, { stdout: proc.stdout, stderr: proc.stderr, timedOut: true })), timeoutMs + 30_000);
+      if (timeoutMs > 0)
+        timer = setTimeout(() => rej(new VmExecError(proc.argv, `no answer from the guest ${timeoutMs + 30_000} ms after start`, { stdout: proc.stdout, stderr: proc.stderr, timedOut: true })), timeoutMs + 30_000);
     });
     try {
       const r = await Promise.race([proc.exited, wedged]);
@@ -682,7 +691,7 @@ class VmImpl implements Vm {
  * strip the types itself, but loading its TypeScript stripper (WebAssembly) costs the guest
  * about 1.5 s under TCG; on the host it takes a few milliseconds.
  */
-function prepareRunner(node: string, dir: string): string {
+function prepareRunner(node: string, dir: string): void {
   mkdirSync(dir, { recursive: true });
   const files = [
     { src: join(HARNESS_DIR, 'guest', 'runner.ts'), out: join(dir, 'runner.mjs') },
@@ -699,7 +708,6 @@ function prepareRunner(node: string, dir: string): string {
   if (r.status !== 0) throw new VmSetupError(`cannot prepare the guest runner: ${r.stderr || r.error?.message}`);
   const out = files[0]?.out ?? '';
   if (!readFileSync(out, 'utf8').includes("'./calibrate.mjs'")) throw new VmSetupError(`${out}: the calibrate import was not rewritten`);
-  return out;
 }
 
 /**
