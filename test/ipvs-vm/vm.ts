@@ -11,13 +11,13 @@
 //
 // or, in a node:test file, `const vm = useVm();` at top level and `vm().exec(...)` in tests.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { after, before } from 'node:test';
 import { calibrate } from './calibrate.ts';
 import { buildInitramfs } from './initramfs.ts';
-import { checkHostTools, prepareKernel, requireTool, VmSetupError, type GuestKernel } from './kernel.ts';
+import { cacheRoot, checkHostTools, prepareKernel, requireTool, VmSetupError, type GuestKernel } from './kernel.ts';
 import type { GuestMessage, HostMessage } from './protocol.ts';
 
 export { VmSetupError } from './kernel.ts';
@@ -141,11 +141,42 @@ const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 
 
 let kvmVerdict: boolean | undefined;
 
+// A failed KVM probe costs its boot timeout: remember the verdict for this host boot, so later
+// test processes go straight to TCG.
+function verdictFile(): string {
+  return join(cacheRoot(), 'kvm-verdict.json');
+}
+function bootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}
+function savedVerdict(): boolean | undefined {
+  try {
+    const v = JSON.parse(readFileSync(verdictFile(), 'utf8')) as { bootId: string; kvm: boolean };
+    return v.bootId === bootId() ? v.kvm : undefined;
+  } catch {
+    return undefined;
+  }
+}
+function saveVerdict(kvm: boolean): void {
+  kvmVerdict = kvm;
+  try {
+    mkdirSync(cacheRoot(), { recursive: true });
+    writeFileSync(verdictFile(), JSON.stringify({ bootId: bootId(), kvm }) + '\n');
+  } catch {
+    /* only an optimisation */
+  }
+}
+
 function kvmPlausible(): boolean {
   const forced = process.env.KUBELIVED_VM_ACCEL;
   if (forced === 'tcg') return false;
   if (forced === 'kvm') return true;
   if (forced) throw new VmSetupError(`KUBELIVED_VM_ACCEL=${forced}: expected tcg or kvm`);
+  kvmVerdict ??= savedVerdict();
   if (kvmVerdict !== undefined) return kvmVerdict;
   try {
     if (!/^flags\s*:.*\b(vmx|svm)\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'))) return (kvmVerdict = false);
@@ -457,7 +488,8 @@ class VmImpl implements Vm {
       if (debug) process.stderr.write(d.toString('utf8').replace(/^(?=.)/gm, `[+${Date.now() - this.t0} ms] `));
       const parts = (this.consolePartial + d.toString('utf8')).split('\n');
       this.consolePartial = parts.pop() ?? '';
-      this.console.push(...parts.map((l) => l.replace(/\r$/, '')));
+      // (qemu's note that it waits for our connection is expected: not worth a console line)
+      this.console.push(...parts.map((l) => l.replace(/\r$/, '')).filter((l) => !/QEMU waiting for connection/.test(l)));
       if (this.console.length > CONSOLE_LINES) this.console.splice(0, this.console.length - CONSOLE_LINES);
     };
     this.qemu.stdout?.on('data', onConsole);
@@ -719,22 +751,23 @@ export async function bootVm(opts: BootOptions = {}): Promise<Vm> {
   sweepStaleVms();
   const kernel = prepareKernel();
   const sizes = { memoryMiB: opts.memoryMiB ?? 1024, cpus: opts.cpus ?? 2 };
-  const tryKvm = kvmPlausible();
-  if (tryKvm) {
-    const vm = new VmImpl(kernel, 'kvm', sizes);
+  if (kvmPlausible()) {
     try {
-      await withTimeout(vm.ready, opts.bootTimeoutMs ?? 30_000, 'KVM boot');
-      kvmVerdict = true;
+      const vm = await bootOne(kernel, 'kvm', sizes, opts.bootTimeoutMs ?? 30_000);
+      saveVerdict(true);
       return vm;
     } catch (e) {
-      await vm.abort();
       if (process.env.KUBELIVED_VM_ACCEL === 'kvm') throw e;
-      kvmVerdict = false; // e.g. a /dev/kvm that runs only PVM guests: use TCG from now on
+      saveVerdict(false); // e.g. a /dev/kvm that runs only PVM guests: TCG from now on
     }
   }
-  const vm = new VmImpl(kernel, 'tcg', sizes);
+  return bootOne(kernel, 'tcg', sizes, opts.bootTimeoutMs ?? 180_000);
+}
+
+async function bootOne(kernel: GuestKernel, accel: 'kvm' | 'tcg', sizes: { memoryMiB: number; cpus: number }, timeoutMs: number): Promise<VmImpl> {
+  const vm = new VmImpl(kernel, accel, sizes);
   try {
-    await withTimeout(vm.ready, opts.bootTimeoutMs ?? 180_000, 'boot');
+    await withTimeout(vm.ready, timeoutMs, `${accel} boot`);
   } catch (e) {
     const tail = vm.consoleTail();
     await vm.abort();
