@@ -31,8 +31,6 @@ export type GuestMessage =
       runnerStartUptime: number;
       /** Guest uptime when the runner was ready. */
       uptime: number;
-      /** Milliseconds the calibration loop (calibrate.ts) took inside the guest (best of a few). */
-      calibrateMs: number;
     }
   | { t: 'started'; id: number; pid: number }
   /** The command could not start (ENOENT, EACCES, ...). No 'exit' follows. */

@@ -15,7 +15,6 @@ import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, 
 import { connect, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { after, before } from 'node:test';
-import { calibrate } from './calibrate.ts';
 import { buildInitramfs } from './initramfs.ts';
 import { cacheRoot, checkHostTools, prepareKernel, requireTool, VmSetupError, type GuestKernel } from './kernel.ts';
 import type { GuestMessage, HostMessage } from './protocol.ts';
@@ -83,12 +82,17 @@ export interface Vm {
   spawn(argv: string[] | string, opts?: SpawnOptions): VmProcess;
   /** `uname -r` of the guest, e.g. 6.1.0-56-amd64. */
   kernelRelease: string;
-  /** Guest/host time of a fixed JavaScript CPU loop on the same Node binary (about 20 with TCG). */
+  /**
+   * Guest/host time of the same JavaScript work on the same Node binary (calibrate.ts), about
+   * 13-15 under TCG. Set by measureSlowdown(), or at boot with bootVm({ calibrate: true }).
+   */
   slowdown?: number;
+  /** Measure `slowdown` now (a few seconds: the guest's V8 takes long to optimise). */
+  measureSlowdown(): Promise<number>;
   /** Milliseconds from starting qemu to the runner's first message. */
   bootMs: number;
-  /** Guest uptimes (s) when the runner started and when it was ready; the calibration loop (ms). */
-  bootPhases: { runnerStartUptime: number; readyUptime: number; calibrateMs: number };
+  /** Guest uptimes (s) when the command runner started and when it was ready. */
+  bootPhases: { runnerStartUptime: number; readyUptime: number };
   accel: 'kvm' | 'tcg';
   kernel: GuestKernel;
   /**
@@ -108,6 +112,8 @@ export interface BootOptions {
   cpus?: number;
   /** Give up booting after this long (default 180 s with TCG, 30 s with KVM before falling back). */
   bootTimeoutMs?: number;
+  /** Measure vm.slowdown as part of the boot (default false: it adds a few seconds). */
+  calibrate?: boolean;
 }
 
 export class VmExecError extends Error {
@@ -187,9 +193,18 @@ function kvmPlausible(): boolean {
   }
 }
 
+// The calibration runs in a fresh Node process on both sides, the same script and limits.
+const CALIBRATE_MAX_MS = 5000;
+const calibrateScript = (): string =>
+  `import(${JSON.stringify(join(HARNESS_DIR, 'calibrate.ts'))}).then((m) => console.log(m.calibrate(${CALIBRATE_MAX_MS})))`;
 let hostCalibrateMs: number | undefined;
-function hostCalibration(): number {
-  hostCalibrateMs ??= calibrate();
+function hostCalibration(node: string): number {
+  if (hostCalibrateMs === undefined) {
+    const r = spawnSync(node, ['-e', calibrateScript()], { encoding: 'utf8', timeout: CALIBRATE_MAX_MS + 10_000 });
+    const ms = Number(r.stdout.trim());
+    if (r.status !== 0 || !(ms > 0)) throw new Error(`host calibration failed: ${r.stderr || r.error?.message}`);
+    hostCalibrateMs = ms;
+  }
   return hostCalibrateMs;
 }
 
@@ -383,7 +398,8 @@ class VmImpl implements Vm {
   kernelRelease = '';
   slowdown?: number;
   bootMs = 0;
-  bootPhases = { runnerStartUptime: 0, readyUptime: 0, calibrateMs: 0 };
+  bootPhases = { runnerStartUptime: 0, readyUptime: 0 };
+  private readonly node: string;
   readonly accel: 'kvm' | 'tcg';
   readonly kernel: GuestKernel;
   readonly shareDir: string;
@@ -419,7 +435,7 @@ class VmImpl implements Vm {
     const nodeLink = join(PROJECT_ROOT, 'node_modules', '.bin', 'node');
     if (!existsSync(nodeLink)) throw new VmSetupError(`${nodeLink} not found: run npm ci (the guest runs the project's Node 24)`);
     const node = realpathSync(nodeLink);
-    hostCalibration(); // now, before qemu competes for the host's CPUs
+    this.node = node;
 
     // Short path: the control socket's path must fit in sun_path (108 bytes).
     this.dir = join('/tmp', `${TMP_PREFIX}${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
@@ -558,9 +574,7 @@ class VmImpl implements Vm {
       case 'ready': {
         this.kernelRelease = m.kernelRelease;
         this.bootMs = Date.now() - this.t0;
-        this.bootPhases = { runnerStartUptime: m.runnerStartUptime, readyUptime: m.uptime, calibrateMs: m.calibrateMs };
-        const host = hostCalibration();
-        if (host > 0) this.slowdown = Math.round((m.calibrateMs / host) * 10) / 10;
+        this.bootPhases = { runnerStartUptime: m.runnerStartUptime, readyUptime: m.uptime };
         this.readyResolve();
         return;
       }
@@ -660,6 +674,13 @@ class VmImpl implements Vm {
     }
   }
 
+  async measureSlowdown(): Promise<number> {
+    const host = hostCalibration(this.node);
+    const guest = Number((await this.run([this.node, '-e', calibrateScript()], { timeoutMs: CALIBRATE_MAX_MS + 60_000 })).trim());
+    this.slowdown = Math.round((guest / host) * 10) / 10;
+    return this.slowdown;
+  }
+
   async run(argv: string[] | string, opts: ExecOptions = {}): Promise<string> {
     const r = await this.exec(argv, opts);
     if (r.code !== 0) throw new VmExecError(typeof argv === 'string' ? ['sh', '-c', argv] : argv, `exit code ${r.code}`, r);
@@ -725,21 +746,14 @@ class VmImpl implements Vm {
  */
 function prepareRunner(node: string, dir: string): void {
   mkdirSync(dir, { recursive: true });
-  const files = [
-    { src: join(HARNESS_DIR, 'guest', 'runner.ts'), out: join(dir, 'runner.mjs') },
-    { src: join(HARNESS_DIR, 'calibrate.ts'), out: join(dir, 'calibrate.mjs') },
-  ];
   const script = `
     const { stripTypeScriptTypes } = require('node:module');
     const { readFileSync, writeFileSync } = require('node:fs');
-    const pairs = JSON.parse(process.argv[1]);
-    for (const { src, out } of pairs)
-      writeFileSync(out, stripTypeScriptTypes(readFileSync(src, 'utf8')).replace("'../calibrate.ts'", "'./calibrate.mjs'"));
+    writeFileSync(process.argv[2], stripTypeScriptTypes(readFileSync(process.argv[1], 'utf8')));
   `;
-  const r = spawnSync(node, ['--disable-warning=ExperimentalWarning', '-e', script, JSON.stringify(files)], { encoding: 'utf8' });
+  const out = join(dir, 'runner.mjs');
+  const r = spawnSync(node, ['--disable-warning=ExperimentalWarning', '-e', script, join(HARNESS_DIR, 'guest', 'runner.ts'), out], { encoding: 'utf8' });
   if (r.status !== 0) throw new VmSetupError(`cannot prepare the guest runner: ${r.stderr || r.error?.message}`);
-  const out = files[0]?.out ?? '';
-  if (!readFileSync(out, 'utf8').includes("'./calibrate.mjs'")) throw new VmSetupError(`${out}: the calibrate import was not rewritten`);
 }
 
 /**
@@ -753,7 +767,7 @@ export async function bootVm(opts: BootOptions = {}): Promise<Vm> {
   const sizes = { memoryMiB: opts.memoryMiB ?? 1024, cpus: opts.cpus ?? 2 };
   if (kvmPlausible()) {
     try {
-      const vm = await bootOne(kernel, 'kvm', sizes, opts.bootTimeoutMs ?? 30_000);
+      const vm = await bootOne(kernel, 'kvm', sizes, opts.bootTimeoutMs ?? 30_000, opts.calibrate ?? false);
       saveVerdict(true);
       return vm;
     } catch (e) {
@@ -761,13 +775,14 @@ export async function bootVm(opts: BootOptions = {}): Promise<Vm> {
       saveVerdict(false); // e.g. a /dev/kvm that runs only PVM guests: TCG from now on
     }
   }
-  return bootOne(kernel, 'tcg', sizes, opts.bootTimeoutMs ?? 180_000);
+  return bootOne(kernel, 'tcg', sizes, opts.bootTimeoutMs ?? 180_000, opts.calibrate ?? false);
 }
 
-async function bootOne(kernel: GuestKernel, accel: 'kvm' | 'tcg', sizes: { memoryMiB: number; cpus: number }, timeoutMs: number): Promise<VmImpl> {
+async function bootOne(kernel: GuestKernel, accel: 'kvm' | 'tcg', sizes: { memoryMiB: number; cpus: number }, timeoutMs: number, calibrate: boolean): Promise<VmImpl> {
   const vm = new VmImpl(kernel, accel, sizes);
   try {
     await withTimeout(vm.ready, timeoutMs, `${accel} boot`);
+    if (calibrate) await vm.measureSlowdown();
   } catch (e) {
     const tail = vm.consoleTail();
     await vm.abort();

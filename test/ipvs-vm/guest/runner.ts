@@ -12,7 +12,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, createReadStream, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { release } from 'node:os';
-import { calibrate } from '../calibrate.ts';
 import type { GuestMessage, HostMessage } from '../protocol.ts';
 
 const startUptime = uptime();
@@ -192,6 +191,4 @@ function uptime(): number {
   return Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
 }
 
-// At most 0.7 s of the boot; the best round counts, so that is enough for a stable figure.
-const calibrateMs = calibrate(700);
-send({ t: 'ready', kernelRelease: release(), runnerStartUptime: startUptime, uptime: uptime(), calibrateMs });
+send({ t: 'ready', kernelRelease: release(), runnerStartUptime: startUptime, uptime: uptime() });
