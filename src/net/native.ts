@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DumpedDestination, DumpedService, IpvsOperation, ServiceKey } from '../ipvs/types.ts';
 import type { NetError } from './errors.ts';
 
 export interface VrrpSocketOptions {
@@ -143,6 +144,107 @@ export interface NativeSignalWatch {
   close(): void;
 }
 
+/** Counters of a virtual service or real server (ipvsadm --stats / --rate). */
+export interface IpvsStats {
+  /** Connections scheduled. */
+  conns: number;
+  inPkts: number;
+  outPkts: number;
+  inBytes: number;
+  outBytes: number;
+  /** Rates over the kernel's estimator window, per second. */
+  cps: number;
+  inPps: number;
+  outPps: number;
+  inBps: number;
+  outBps: number;
+}
+
+/**
+ * A real server as a dump reports it. Objects kubelived did not create may carry values outside
+ * the shared types: forwarding 'Local' or 'Bypass' (old kernels, other tools).
+ */
+export interface IpvsDestinationDump extends DumpedDestination {
+  stats: IpvsStats;
+  /** TUN only: encapsulation (kernels from 5.3; 'ipip' when not set). */
+  tunType?: 'ipip' | 'gue' | 'gre';
+  tunPort?: number;
+  /** IP_VS_TUNNEL_ENCAP_FLAG_* bits: 0x1 checksum, 0x2 remote checksum offload. */
+  tunFlags?: number;
+}
+
+/**
+ * A virtual service as a dump reports it. flags never include IP_VS_SVC_F_HASHED (the kernel's
+ * bookkeeping). A service another tool made for AH or ESP reports protocol 'AH' / 'ESP'.
+ */
+export interface IpvsServiceDump extends DumpedService {
+  stats: IpvsStats;
+  /** The persistence engine ('sip'), when one is set (kubelived never sets one). */
+  persistenceEngine?: string;
+  destinations: IpvsDestinationDump[];
+}
+
+export interface IpvsInfo {
+  /** "1.2.1" */
+  version: string;
+  /** IP_VS_VERSION_CODE, 0x010201 for 1.2.1. */
+  versionCode: number;
+  /** Buckets of the connection hash table (ip_vs conn_tab_bits). */
+  connTableSize: number;
+}
+
+/**
+ * Connection timeouts in seconds (ipvsadm --set tcp tcpfin udp). Reading: a protocol the kernel
+ * was built without is absent. Setting: absent or 0 leaves a timeout unchanged.
+ */
+export interface IpvsTimeouts {
+  tcp?: number;
+  tcpFin?: number;
+  udp?: number;
+}
+
+export interface NativeIpvs {
+  /** One entry per operation: undefined when the kernel accepted it, else its error. */
+  apply(ops: readonly IpvsOperation[]): Promise<(NetError | undefined)[]>;
+  dump(): Promise<IpvsServiceDump[]>;
+  info(): Promise<IpvsInfo>;
+  getConfig(): Promise<IpvsTimeouts>;
+  setConfig(timeouts: IpvsTimeouts): Promise<void>;
+  close(): void;
+}
+
+/** What ipvsEncode takes: a plan operation, or one of the other requests the addon sends. */
+export type IpvsEncodable =
+  | IpvsOperation
+  | { op: 'getFamily' }
+  | { op: 'dumpServices' }
+  | { op: 'dumpDestinations'; service: ServiceKey }
+  | { op: 'getInfo' }
+  | { op: 'getConfig' }
+  | { op: 'setConfig'; timeouts: IpvsTimeouts };
+
+/** One netlink message as ipvsDecode reads it. */
+export interface IpvsDecoded {
+  type: number;
+  flags: number;
+  seq: number;
+  kind: 'ack' | 'error' | 'done' | 'family' | 'service' | 'destination' | 'info' | 'config' | 'other';
+  /** ack / error: the positive errno (0 for an ack). */
+  errno?: number;
+  /** error: the extended-ack text. */
+  message?: string;
+  /** done: the dump's status (0 or a negative errno). */
+  status?: number;
+  /** family: the generic-netlink family id. */
+  familyId?: number;
+  /** Generic-netlink messages other than the controller's: the genlmsghdr command. */
+  cmd?: number;
+  service?: Omit<IpvsServiceDump, 'destinations'>;
+  destination?: IpvsDestinationDump;
+  info?: IpvsInfo;
+  timeouts?: IpvsTimeouts;
+}
+
 export interface NativeBinding {
   VrrpSocket: new (
     options: VrrpSocketOptions,
@@ -153,6 +255,12 @@ export interface NativeBinding {
   Announcer: new () => NativeAnnouncer;
   Timer: new (onFire: () => void) => NativeTimer;
   SignalWatch: new (signum: number, onSignal: (signum: number) => void) => NativeSignalWatch;
+  Ipvs: new () => NativeIpvs;
+  /** One whole request (nlmsg_pid 0) as the kernel would receive it; for golden-byte tests. */
+  ipvsEncode(request: IpvsEncodable, seq: number, familyId: number): Buffer;
+  /** The netlink messages in bytes (one recvmsg's worth); serviceFamily names dest addresses
+   * when IPVS_DEST_ATTR_ADDR_FAMILY is absent (default 4). */
+  ipvsDecode(bytes: Uint8Array, serviceFamily?: 4 | 6): IpvsDecoded[];
 }
 
 export const nativePath = process.env.KUBELIVED_NATIVE_PATH
