@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { useVm, VmExecError } from './vm.ts';
 
 const vm = useVm();
@@ -214,4 +214,18 @@ test('NAT traffic: requests from the client alternate between the two real serve
   assert.match(stats, /^ {2}-> 198\.18\.2\.12:8080\s+3\s/m);
   for (const s of servers) s.kill('SIGTERM');
   await Promise.all(servers.map((s) => s.exited));
+});
+
+// Debian 12's default kernel (6.1) has every IPVS scheduler but twos; its 6.12 kernel has twos.
+describe('the 6.12 kernel (bootVm({ kernel }))', () => {
+  const vm612 = useVm({ kernel: 'linux-image-6.12-amd64' });
+
+  test('boots, and the twos scheduler loads (its modules are xz-compressed)', async () => {
+    const v = vm612();
+    assert.match(v.kernelRelease, /^6\.12\./);
+    assert.equal(v.kernel.package.startsWith('linux-image-6.12'), true);
+    await v.run('ip netns add kl-twos && ip netns exec kl-twos ipvsadm -A -t 198.18.0.100:80 -s twos');
+    assert.match(await v.run('ip netns exec kl-twos ipvsadm -Ln'), /^TCP {2}198\.18\.0\.100:80 twos\s*$/m);
+    assert.match(await v.run(['cat', '/proc/modules']), /^ip_vs_twos /m);
+  });
 });

@@ -1,9 +1,12 @@
 // The guest's initramfs: an uncompressed newc cpio archive holding the host's static busybox,
 // guest/init.sh as /init, and the few modules stage 1 needs before the host's root is mounted
-// (virtio PCI, virtio console, 9p over virtio, overlayfs), with their dependencies in load order.
+// (virtio PCI, virtio console, 9p over virtio, overlayfs), with their dependencies in load order,
+// decompressed if the kernel ships them compressed.
 // Built per boot in the VM's temporary directory: it takes milliseconds.
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { VmSetupError } from './kernel.ts';
 
 /** Modules stage 1 loads (their dependencies come first, from modules.dep). */
@@ -84,9 +87,18 @@ export function moduleLoadOrder(modulesDir: string, wanted: string[]): string[] 
     if (path) visit(path);
     else if (!builtin.has(w.replace(/-/g, '_'))) throw new VmSetupError(`guest kernel has no module ${w} (${modulesDir})`);
   }
-  for (const p of order)
-    if (!p.endsWith('.ko')) throw new VmSetupError(`module ${p} is compressed; stage 1's busybox insmod loads plain .ko only`);
   return order;
+}
+
+function readModule(path: string): Buffer {
+  const raw = readFileSync(path);
+  if (path.endsWith('.ko')) return raw;
+  if (path.endsWith('.ko.gz')) return gunzipSync(raw);
+  const tool = path.endsWith('.ko.xz') ? 'xz' : path.endsWith('.ko.zst') ? 'zstd' : undefined;
+  if (!tool) throw new VmSetupError(`module ${path}: unknown compression`);
+  const r = spawnSync(tool, ['-dc'], { input: raw, maxBuffer: 256 * 1024 * 1024 });
+  if (r.status !== 0) throw new VmSetupError(`${tool} -dc ${path} failed${r.error ? `: ${r.error.message}` : ''} (apt-get install ${tool === 'xz' ? 'xz-utils' : 'zstd'})`);
+  return r.stdout;
 }
 
 /** True when the ELF file has no program interpreter (statically linked). */
@@ -118,9 +130,10 @@ export function buildInitramfs(out: string, opts: { busybox: string; modulesDir:
   ];
   const names: string[] = [];
   for (const rel of order) {
-    const name = rel.slice(rel.lastIndexOf('/') + 1);
+    // Stage 1's busybox insmod wants a plain .ko: decompress here (newer Debian kernels ship .ko.xz).
+    const name = rel.slice(rel.lastIndexOf('/') + 1).replace(/\.ko\.\w+$/, '.ko');
     names.push(name);
-    entries.push({ name: `modules/${name}`, mode: S_IFREG | 0o644, data: readFileSync(join(opts.modulesDir, rel)) });
+    entries.push({ name: `modules/${name}`, mode: S_IFREG | 0o644, data: readModule(join(opts.modulesDir, rel)) });
   }
   entries.push({ name: 'modules.list', mode: S_IFREG | 0o644, data: Buffer.from(names.join('\n') + '\n') });
   writeFileSync(out, cpioNewc(entries));

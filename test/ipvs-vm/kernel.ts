@@ -9,7 +9,8 @@
 // <cache> is $KUBELIVED_VM_CACHE, else $XDG_CACHE_HOME/kubelived-vm, else ~/.cache/kubelived-vm:
 // outside the work tree, so fresh clones on one machine (CI) share it. An entry is unpacked in a
 // temporary directory and renamed into place, so concurrent first runs cannot see half an entry.
-// $KUBELIVED_VM_KERNEL_PACKAGE picks another package (e.g. linux-image-6.1.0-47-amd64).
+// bootVm({ kernel }) or $KUBELIVED_VM_KERNEL_PACKAGE picks another metapackage or package:
+// linux-image-6.12-amd64 (Debian 12 has it too) is the one with the twos scheduler.
 //
 // Everything missing fails loudly with what to install: a VM test never skips.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -127,44 +128,47 @@ function aptCache(args: string[]): string {
   return r.status === 0 ? r.stdout : '';
 }
 
+type Resolved = { pkg: string; version: string };
+
 /**
- * resolvePackage(), remembered in <cache>/resolved.json until apt's package lists change (two
- * apt-cache calls cost a second or more).
+ * resolvePackage(name), remembered in <cache>/resolved.json until apt's package lists change
+ * (two apt-cache calls cost a second or more). The last answer per name also serves when apt
+ * knows no candidate (no package lists) but the cache has that kernel.
  */
-function resolvePackageCached(root: string): { pkg: string; version: string } | undefined {
-  let key: string;
-  try {
-    key = `${process.env.KUBELIVED_VM_KERNEL_PACKAGE ?? METAPACKAGE} ${statSync('/var/lib/apt/lists').mtimeMs}`;
-  } catch {
-    return resolvePackage();
-  }
+function resolvePackageCached(root: string, name: string): Resolved | undefined {
   const file = join(root, 'resolved.json');
+  let all: Record<string, Resolved & { lists: number }> = {};
   try {
-    const r = JSON.parse(readFileSync(file, 'utf8')) as { key: string; pkg: string; version: string };
-    if (r.key === key) return { pkg: r.pkg, version: r.version };
+    all = JSON.parse(readFileSync(file, 'utf8')) as typeof all;
   } catch {
     /* none yet */
   }
-  const got = resolvePackage();
-  if (got) {
-    const tmp = `${file}.${process.pid}`;
-    writeFileSync(tmp, JSON.stringify({ key, ...got }) + '\n');
-    renameSync(tmp, file);
+  let lists = 0;
+  try {
+    lists = statSync('/var/lib/apt/lists').mtimeMs;
+  } catch {
+    /* no lists at all */
   }
+  const known = all[name];
+  if (known && known.lists === lists) return { pkg: known.pkg, version: known.version };
+  const got = resolvePackage(name);
+  if (!got) return known && readEntry(join(root, entryName(known.pkg, known.version))) ? known : undefined;
+  all[name] = { ...got, lists };
+  const tmp = `${file}.${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(all, null, 2) + '\n');
+  renameSync(tmp, file);
   return got;
 }
 
-/** The concrete kernel package and candidate version apt would install now, or undefined. */
-function resolvePackage(): { pkg: string; version: string } | undefined {
-  let pkg = process.env.KUBELIVED_VM_KERNEL_PACKAGE;
-  if (!pkg) {
-    const deps = aptCache(['depends', '--important', METAPACKAGE]);
-    const m = /Depends:\s*(linux-image-[0-9][^\s]*-amd64)\s*$/m.exec(deps);
-    if (!m?.[1]) return undefined;
-    pkg = m[1];
-  }
-  const policy = aptCache(['policy', pkg]);
-  const v = /Candidate:\s*(\S+)/.exec(policy)?.[1];
+/**
+ * The concrete kernel package behind name and apt's candidate version, or undefined. name is a
+ * metapackage (linux-image-amd64, linux-image-6.12-amd64: the kernel package it depends on) or
+ * a kernel package itself (linux-image-6.1.0-56-amd64).
+ */
+function resolvePackage(name: string): Resolved | undefined {
+  const deps = aptCache(['depends', '--important', name]);
+  const pkg = /Depends:\s*(linux-image-[0-9][^\s]*-amd64)\s*$/m.exec(deps)?.[1] ?? name;
+  const v = /Candidate:\s*(\S+)/.exec(aptCache(['policy', pkg]))?.[1];
   if (!v || v === '(none)') return undefined;
   return { pkg, version: v };
 }
@@ -223,11 +227,11 @@ function decompressPayload(b: Buffer): Buffer | undefined {
   if (b.length < 0x250 || b.toString('latin1', 0x202, 0x206) !== 'HdrS' || b.readUInt16LE(0x206) < 0x208) return undefined;
   const setupSects = b[0x1f1] || 4;
   const start = (setupSects + 1) * 512 + b.readUInt32LE(0x248);
-  const payload = b.subarray(start, start + b.readUInt32LE(0x24c));
+  // The payload is the compressed stream followed by the uncompressed size (4 bytes).
+  const payload = b.subarray(start, start + b.readUInt32LE(0x24c) - 4);
   const xz = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
   const zstd = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
   let cmd: string[] | undefined;
-  // The payload ends with the uncompressed size (4 bytes) after the stream: decode one stream.
   if (payload.subarray(0, 6).equals(xz)) cmd = [requireTool('xz'), '-dc', '--single-stream'];
   else if (payload.subarray(0, 4).equals(zstd)) cmd = ['zstd', '-dc'];
   else if (payload[0] === 0x1f && payload[1] === 0x8b) {
@@ -322,36 +326,31 @@ function pruneOld(root: string, keep: string): void {
   }
 }
 
+/** The default kernel: $KUBELIVED_VM_KERNEL_PACKAGE, else Debian's linux-image-amd64. */
+export function defaultKernelPackage(): string {
+  return process.env.KUBELIVED_VM_KERNEL_PACKAGE || METAPACKAGE;
+}
+
 /**
- * The guest kernel, from the cache or downloaded and unpacked now. Falls back to the newest
- * cached entry when apt knows no candidate (no package lists), and fails loudly when there is
- * neither.
+ * The guest kernel named by `name` (see resolvePackage), from the cache or downloaded and
+ * unpacked now. Fails loudly when apt knows no candidate and the cache does not have it.
  */
-export function prepareKernel(): GuestKernel {
+export function prepareKernel(name = defaultKernelPackage()): GuestKernel {
   const t0 = Date.now();
   const root = cacheRoot();
   mkdirSync(root, { recursive: true });
-  const want = resolvePackageCached(root);
-  if (want) {
-    const dir = join(root, entryName(want.pkg, want.version));
-    const m = readEntry(dir);
-    if (m) return toKernel(dir, m, false, t0);
-    const got = download(root, want.pkg, want.version);
-    pruneOld(root, got);
-    const gm = readEntry(got);
-    if (!gm) throw new VmSetupError(`unpacked ${want.pkg} but ${got}/kernel.json is missing`);
-    return toKernel(got, gm, true, t0);
-  }
-  // No apt candidate: use what the cache has, newest first.
-  const entries = readdirSync(root)
-    .filter((e) => !e.startsWith('.') && e !== 'resolved.json')
-    .map((e) => ({ dir: join(root, e), m: readEntry(join(root, e)) }))
-    .filter((x): x is { dir: string; m: Manifest } => x.m !== undefined)
-    .sort((a, b) => statSync(join(b.dir, 'kernel.json')).mtimeMs - statSync(join(a.dir, 'kernel.json')).mtimeMs);
-  const newest = entries[0];
-  if (newest) return toKernel(newest.dir, newest.m, false, t0);
-  throw new VmSetupError(
-    `apt knows no candidate for ${process.env.KUBELIVED_VM_KERNEL_PACKAGE ?? METAPACKAGE} and the cache ${root} is empty: ` +
-      `run apt-get update (the harness downloads the kernel package with apt-get download)`,
-  );
+  const want = resolvePackageCached(root, name);
+  if (!want)
+    throw new VmSetupError(
+      `apt knows no candidate for ${name} and the cache ${root} does not have it: ` +
+        `run apt-get update (the harness downloads the kernel package with apt-get download)`,
+    );
+  const dir = join(root, entryName(want.pkg, want.version));
+  const m = readEntry(dir);
+  if (m) return toKernel(dir, m, false, t0);
+  const got = download(root, want.pkg, want.version);
+  pruneOld(root, got);
+  const gm = readEntry(got);
+  if (!gm) throw new VmSetupError(`unpacked ${want.pkg} but ${got}/kernel.json is missing`);
+  return toKernel(got, gm, true, t0);
 }

@@ -114,6 +114,12 @@ export interface BootOptions {
   bootTimeoutMs?: number;
   /** Measure vm.slowdown as part of the boot (default false: it adds a few seconds). */
   calibrate?: boolean;
+  /**
+   * The Debian kernel: a metapackage or a kernel package. Default $KUBELIVED_VM_KERNEL_PACKAGE,
+   * else linux-image-amd64 (6.1 on Debian 12, which lacks the twos scheduler:
+   * 'linux-image-6.12-amd64' has it).
+   */
+  kernel?: string;
 }
 
 export class VmExecError extends Error {
@@ -763,7 +769,7 @@ function prepareRunner(node: string, dir: string): void {
 export async function bootVm(opts: BootOptions = {}): Promise<Vm> {
   checkHostTools();
   sweepStaleVms();
-  const kernel = prepareKernel();
+  const kernel = prepareKernel(opts.kernel);
   const sizes = { memoryMiB: opts.memoryMiB ?? 1024, cpus: opts.cpus ?? 2 };
   if (kvmPlausible()) {
     try {
