@@ -12,6 +12,9 @@ import { AgentMetrics } from './metrics.ts';
 import type { FromVrrpThread, ToVrrpThread } from './messages.ts';
 import { serveHttp } from './http.ts';
 import { TrackRunner } from './tracks.ts';
+import { IpvsReconciler } from './ipvs-reconciler.ts';
+import type { IpvsPort } from './ipvs-reconciler.ts';
+import { OwnershipFile } from './ownership.ts';
 import { MAX_HAND_OVER_MS } from './messages.ts';
 
 export interface AgentOptions {
@@ -19,6 +22,10 @@ export interface AgentOptions {
   source: ConfigSource;
   metricsAddr: string | undefined;
   log: Logger;
+  /** Where the agent keeps what must survive a restart (which IPVS services it owns). */
+  stateDir: string;
+  /** The kernel's IPVS; opened only once there is something to program. */
+  openIpvs: () => IpvsPort;
 }
 
 // Masters hand over for at most MAX_HAND_OVER_MS (all instances at once); then some slack.
@@ -29,6 +36,7 @@ export class Agent {
   private readonly metrics = new AgentMetrics();
   private vrrp: Worker | undefined;
   private readonly tracks: TrackRunner;
+  private readonly ipvs: IpvsReconciler;
   private configured = false;
   private server: Server | undefined;
   private stopping: Promise<void> | undefined;
@@ -40,6 +48,18 @@ export class Agent {
       if (!changed) return;
       opts.log.info({ instance, track, up, detail: result.detail }, `track ${track} ${up ? 'up' : 'down'}`);
       this.send({ type: 'track', instance, track, up });
+    });
+    this.ipvs = new IpvsReconciler({
+      open: opts.openIpvs,
+      ownership: new OwnershipFile(opts.stateDir),
+      log: opts.log,
+      observer: {
+        realServer: (owner, server, result, up) => this.metrics.realServer(owner, `${server.address}:${server.port}`, up, result),
+        reconciled: (ms, ops, failed, status, services, destinations) => {
+          this.metrics.reconciled(ms, ops, failed, status, services, destinations);
+          if (ops > 0) opts.log.info({ ops, failed, ms: Math.round(ms * 10) / 10 }, 'IPVS reconciled');
+        },
+      },
     });
   }
 
@@ -78,6 +98,8 @@ export class Agent {
       this.send({ type: 'shutdown' });
       this.opts.source.close();
       this.tracks.stop();
+      // IPVS rules stay: a restarting agent adopts them, and a backup's rules must be ready.
+      this.ipvs.stop();
       this.server?.close();
       if (!this.vrrp) return resolve();
       const timer = setTimeout(() => {
@@ -103,6 +125,9 @@ export class Agent {
     const mine = set.vrrpInstances.filter((i) => plans.some((p) => p.name === i.name));
     for (const r of this.tracks.apply(mine)) this.metrics.forgetTrack(r.instance, r.track);
     this.send({ type: 'configure', plans });
+    // Every node of a VirtualServer's instance programs it, backups too (as keepalived does),
+    // so a takeover only has to move the VIP.
+    this.ipvs.setVirtualServers(set.virtualServers.filter((vs) => plans.some((p) => p.name === vs.spec.vrrpInstanceRef)));
   }
 
   private send(m: ToVrrpThread): void {

@@ -2,12 +2,14 @@
 import { Agent } from '../agent/agent.ts';
 import { FileConfigSource } from '../agent/config-source.ts';
 import { log } from '../log.ts';
+import { Ipvs } from '../net/ipvs.ts';
 
 export interface AgentArgs {
   config: string;
   node: string;
   labels: string[];
   metricsAddr: string | undefined;
+  stateDir: string;
 }
 
 export async function runAgent(args: AgentArgs): Promise<number> {
@@ -22,6 +24,8 @@ export async function runAgent(args: AgentArgs): Promise<number> {
     source: new FileConfigSource(args.config),
     metricsAddr: args.metricsAddr,
     log: log.child({ node: args.node }),
+    stateDir: args.stateDir,
+    openIpvs: () => new Ipvs(),
   });
   await agent.start();
   log.info({ node: args.node, config: args.config }, 'agent started');

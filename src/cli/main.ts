@@ -7,6 +7,7 @@ import { runAgent } from './agent-command.ts';
 
 const USAGE = `usage:
   kubelived agent --config FILE --node NAME [--node-label KEY=VALUE ...] [--metrics-addr HOST:PORT]
+                  [--state-dir DIR (default /var/lib/kubelived)]
   kubelived version`;
 
 function version(): string {
@@ -29,6 +30,7 @@ async function main(argv: string[]): Promise<number> {
           node: { type: 'string' },
           'node-label': { type: 'string', multiple: true },
           'metrics-addr': { type: 'string' },
+          'state-dir': { type: 'string', default: '/var/lib/kubelived' },
         },
         strict: true,
       });
@@ -38,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
         node: values.node,
         labels: values['node-label'] ?? [],
         metricsAddr: values['metrics-addr'],
+        stateDir: values['state-dir'],
       });
     }
     default:
