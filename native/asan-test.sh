@@ -54,7 +54,7 @@ KUBELIVED_NATIVE_PATH="$addon" \
   LD_PRELOAD="$libasan" \
   ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:log_path=$reports/asan" \
   UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
-  node --test --test-reporter=spec test/netns/native.test.ts test/netns/native-timer.test.ts || status=$?
+  node --test --test-reporter=spec test/netns/native.test.ts test/netns/native-timer.test.ts test/unit/net-ipvs.test.ts || status=$?
 
 shopt -s nullglob
 found=("$reports"/*)

@@ -16,6 +16,8 @@ const TIERS: Tier[] = [
   { name: 'unit', argv: [node, '--test', '--test-reporter=spec', 'test/unit/**/*.test.ts'], counts: true },
   { name: 'native (ASan/UBSan)', argv: ['bash', 'native/asan-test.sh'], counts: true },
   { name: 'netns', argv: [node, '--test', '--test-concurrency=1', '--test-reporter=spec', 'test/netns/**/*.test.ts'], counts: true },
+  // The host kernel has no IPVS: these boot Debian's kernel in a throw-away qemu VM.
+  { name: 'ipvs-vm', argv: [node, '--test', '--test-concurrency=1', '--test-reporter=spec', 'test/ipvs-vm/**/*.test.ts'], counts: true },
 ];
 
 function run(t: Tier): Promise<{ code: number; pass: number; fail: number }> {
