@@ -199,3 +199,27 @@ test('a weight change is applied in place; an agent restart changes nothing in t
   a.kill('SIGTERM');
   await a.exited;
 });
+
+test('persistence and the sh scheduler keep one client on one real server', async () => {
+  await ready();
+  const v = vm();
+  writeConfig(config({ persistence: { timeout: '60s' } }));
+  const a = startAgent(v);
+  await a.waitForLine(/"to":"Master"/, 120_000);
+  await until('persistence', async () => (/rr persistent 60/.test(await ipvsadm(v)) ? true : undefined), 60_000);
+  const sticky = await answers(v, 6);
+  assert.equal(new Set(sticky).size, 1, `persistent: one server for one client, got ${sticky.join(' ')}`);
+  assert.notEqual(sticky[0], 'FAIL');
+
+  writeConfig(config({ scheduler: 'sh' }));
+  a.kill('SIGHUP');
+  await until('sh', async () => {
+    const out = await ipvsadm(v);
+    return new RegExp(`TCP  ${VIP.replace(/\./g, '\\.')}:80 sh\\s*$`, 'm').test(out) ? true : undefined;
+  }, 60_000);
+  const hashed = await answers(v, 6);
+  assert.equal(new Set(hashed).size, 1, `sh: the source address picks one server, got ${hashed.join(' ')}`);
+  assert.notEqual(hashed[0], 'FAIL');
+  a.kill('SIGTERM');
+  await a.exited;
+});

@@ -220,11 +220,18 @@ test('NAT traffic: requests from the client alternate between the two real serve
 describe('the 6.12 kernel (bootVm({ kernel }))', () => {
   const vm612 = useVm({ kernel: 'linux-image-6.12-amd64' });
 
-  test('boots, and the twos scheduler loads (its modules are xz-compressed)', async () => {
+  test('boots, and the twos scheduler loads (its modules are xz-compressed) for a service the addon creates', async () => {
     const v = vm612();
     assert.match(v.kernelRelease, /^6\.12\./);
     assert.equal(v.kernel.package.startsWith('linux-image-6.12'), true);
-    await v.run('ip netns add kl-twos && ip netns exec kl-twos ipvsadm -A -t 198.18.0.100:80 -s twos');
+    // Created through kubelived's own addon, so the last scheduler is covered by it too.
+    const add = `import { Ipvs } from './src/net/ipvs.ts';
+      const ipvs = new Ipvs();
+      const [r] = await ipvs.apply([{ op: 'addService', service: { key: { family: 4, protocol: 'TCP', address: '198.18.0.100', port: 80 }, scheduler: 'twos', flags: 0, timeout: 0, netmask: 32 } }]);
+      ipvs.close();
+      if (!r.ok) throw r.error;`;
+    await v.run('ip netns add kl-twos');
+    await v.run(['ip', 'netns', 'exec', 'kl-twos', 'node', '--input-type=module', '-e', add], { timeoutMs: 120_000 });
     assert.match(await v.run('ip netns exec kl-twos ipvsadm -Ln'), /^TCP {2}198\.18\.0\.100:80 twos\s*$/m);
     assert.match(await v.run(['cat', '/proc/modules']), /^ip_vs_twos /m);
   });
