@@ -1,11 +1,13 @@
-// Keeps the kernel's IPVS tables equal to the VirtualServers this node runs: one dump, the
-// pure planner (src/ipvs), one batched apply, and only ever on services the agent owns.
+// Keeps the kernel's IPVS tables equal to the VirtualServers this node runs: the kernel's
+// tables (dumped, or computed from the last successful run), the pure planner (src/ipvs), one
+// batched apply, and only ever on services the agent owns.
 // Runs are serialized and coalesced: whatever arrives during a run (a config change, a health
 // change) causes exactly one more run after it.
 import type { RealServer, VirtualServer } from '../api/virtual-server.ts';
 import { desiredState, ownerOf, stateFromDump, realServerId } from '../ipvs/desired.ts';
 import type { VirtualServerState } from '../ipvs/desired.ts';
 import { diff } from '../ipvs/plan.ts';
+import { applyToDump } from '../ipvs/model.ts';
 import type { DumpedService, IpvsOperation } from '../ipvs/types.ts';
 import type { CheckResult } from '../health/index.ts';
 import type { Logger } from '../log.ts';
@@ -32,6 +34,8 @@ export interface IpvsReconcilerOptions {
 }
 
 const RETRY_MS = [500, 1000, 2000, 5000, 10_000];
+/** A full dump at least this often, to notice what others changed behind our back. */
+const RESYNC_MS = 30_000;
 /** While real servers drain, look at their connection counts this often. */
 const DRAIN_POLL_MS = 2000;
 
@@ -44,6 +48,9 @@ export class IpvsReconciler {
   private drains = new Map<string, number>();
   private quorum = new Map<string, boolean>();
   private recovered = false;
+  /** The kernel's tables as of the last successful run, when they can be trusted without a dump. */
+  private believed: DumpedService[] | undefined;
+  private dumpedAt = 0;
   private running: Promise<void> | undefined;
   private again = false;
   private failures = 0;
@@ -106,7 +113,10 @@ export class IpvsReconciler {
     const started = performance.now();
     try {
       this.port ??= this.opts.open();
-      const dump = await this.port.dump();
+      const fresh = this.believed === undefined || this.drains.size > 0 || performance.now() - this.dumpedAt > RESYNC_MS;
+      const dump = fresh ? await this.port.dump() : this.believed ?? [];
+      if (fresh) this.dumpedAt = performance.now();
+      this.believed = undefined;
       if (!this.recovered) this.recover(dump);
       const desired = desiredState({
         virtualServers: this.virtualServers,
@@ -134,11 +144,13 @@ export class IpvsReconciler {
         this.owned = plan.owned;
         this.drains = plan.drains;
         this.failures = 0;
+        this.believed = applyToDump(dump, plan.ops);
       }
       const destinations = desired.services.reduce((n, s) => n + s.destinations.length, 0);
       this.opts.observer.reconciled(performance.now() - started, plan.ops.length, failed, desired.status, desired.services.length, destinations);
       if (failed > 0) this.retry();
       else if (plan.drains.size > 0) this.schedule(Math.min(DRAIN_POLL_MS, Math.max(0, (plan.nextDeadline ?? Infinity) - performance.now())));
+      else this.schedule(RESYNC_MS);
     } catch (e) {
       this.opts.log.error({ err: e instanceof Error ? e.message : String(e) }, 'IPVS reconcile failed; VRRP is not affected');
       this.retry();
