@@ -54,7 +54,7 @@ export class Agent {
       ownership: new OwnershipFile(opts.stateDir),
       log: opts.log,
       observer: {
-        realServer: (owner, server, result, up) => this.metrics.realServer(owner, `${server.address}:${server.port}`, up, result),
+        realServer: (owner, server, result, changed, up) => this.metrics.realServer(owner, `${server.address}:${server.port}`, changed, up, result),
         reconciled: (ms, ops, failed, status, services, destinations) => {
           this.metrics.reconciled(ms, ops, failed, status, services, destinations);
           if (ops > 0) opts.log.info({ ops, failed, ms: Math.round(ms * 10) / 10 }, 'IPVS reconciled');

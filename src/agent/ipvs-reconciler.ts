@@ -21,7 +21,7 @@ export interface IpvsPort {
 }
 
 export interface IpvsObserver {
-  realServer(owner: string, server: RealServer, result: CheckResult, up: boolean): void;
+  realServer(owner: string, server: RealServer, result: CheckResult, changed: boolean, up: boolean): void;
   reconciled(ms: number, ops: number, failed: number, status: VirtualServerState[], services: number, destinations: number): void;
 }
 
@@ -61,7 +61,7 @@ export class IpvsReconciler {
     this.opts = opts;
     this.owned = opts.ownership.read();
     this.checks = new RealServerChecks((owner, server, result, changed, up) => {
-      opts.observer.realServer(owner, server, result, up);
+      opts.observer.realServer(owner, server, result, changed, up);
       if (!changed) return;
       opts.log.info({ virtualServer: owner, realServer: `${server.address}:${server.port}`, up, detail: result.detail },
         `real server ${server.address}:${server.port} of ${owner} ${up ? 'up' : 'down'}`);

@@ -27,6 +27,7 @@ export class AgentMetrics {
   private readonly trackUp = new Gauge({ name: 'kubelived_vrrp_track_up', help: 'Tracked check state (1 up, 0 down).', labelNames: ['instance', 'track'], registers: [this.registry] });
   private readonly checkSeconds = new Histogram({ name: 'kubelived_vrrp_track_check_duration_seconds', help: 'Duration of tracked check runs.', labelNames: ['instance', 'track'], buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
   private readonly rsUp = new Gauge({ name: 'kubelived_realserver_up', help: 'Health of a real server (1 up, 0 down).', labelNames: ['virtual_server', 'real_server'], registers: [this.registry] });
+  private readonly rsTransitions = new Counter({ name: 'kubelived_realserver_transitions_total', help: 'Real server up/down changes, by the state entered.', labelNames: ['virtual_server', 'real_server', 'to'], registers: [this.registry] });
   private readonly rsChecks = new Counter({ name: 'kubelived_realserver_checks_total', help: 'Health check runs, by result.', labelNames: ['virtual_server', 'real_server', 'result'], registers: [this.registry] });
   private readonly rsLatency = new Histogram({ name: 'kubelived_realserver_check_duration_seconds', help: 'Duration of completed health check runs.', labelNames: ['virtual_server'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
   private readonly reconcileSeconds = new Histogram({ name: 'kubelived_ipvs_reconcile_duration_seconds', help: 'Dump, plan and apply of the IPVS tables.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
@@ -76,8 +77,9 @@ export class AgentMetrics {
     this.checkSeconds.observe({ instance, track }, durationMs / 1000);
   }
 
-  realServer(virtualServer: string, realServer: string, up: boolean, result: CheckResult): void {
+  realServer(virtualServer: string, realServer: string, changed: boolean, up: boolean, result: CheckResult): void {
     this.rsUp.set({ virtual_server: virtualServer, real_server: realServer }, up ? 1 : 0);
+    if (changed) this.rsTransitions.inc({ virtual_server: virtualServer, real_server: realServer, to: up ? 'up' : 'down' });
     this.rsChecks.inc({ virtual_server: virtualServer, real_server: realServer, result: result.ok ? 'ok' : result.timedOut ? 'timeout' : 'fail' });
     if (!result.timedOut) this.rsLatency.observe({ virtual_server: virtualServer }, result.durationMs / 1000);
   }
