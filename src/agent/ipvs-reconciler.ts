@@ -5,6 +5,7 @@
 // change) causes exactly one more run after it.
 import type { RealServer, VirtualServer } from '../api/virtual-server.ts';
 import { desiredState, ownerOf, stateFromDump, realServerId } from '../ipvs/desired.ts';
+import { serviceKeyString } from '../ipvs/keys.ts';
 import type { VirtualServerState } from '../ipvs/desired.ts';
 import { diff } from '../ipvs/plan.ts';
 import { applyToDump } from '../ipvs/model.ts';
@@ -51,6 +52,11 @@ export class IpvsReconciler {
   /** The kernel's tables as of the last successful run, when they can be trusted without a dump. */
   private believed: DumpedService[] | undefined;
   private dumpedAt = 0;
+  /** VirtualServers (by owner) whose service must be planned again; 'all' after a dump. */
+  private dirty: Set<string> | 'all' = 'all';
+  /** Each VirtualServer's spec as last planned, and the key of its service. */
+  private planned = new Map<string, { spec: string; key: string }>();
+  private status = new Map<string, VirtualServerState>();
   private running: Promise<void> | undefined;
   private again = false;
   private failures = 0;
@@ -71,6 +77,10 @@ export class IpvsReconciler {
 
   setVirtualServers(virtualServers: readonly VirtualServer[]): void {
     this.virtualServers = virtualServers;
+    const now = new Map(virtualServers.map((vs) => [ownerOf(vs), JSON.stringify(vs.spec)]));
+    const changed = [...now].filter(([owner, spec]) => this.planned.get(owner)?.spec !== spec).map(([owner]) => owner);
+    const removed = [...this.planned.keys()].filter((owner) => !now.has(owner));
+    this.markDirty([...changed, ...removed]);
     // Before the first dump the checks wait: their starting state comes from the kernel.
     if (this.recovered) this.checks.apply(virtualServers, () => undefined);
     this.kick();
@@ -85,6 +95,10 @@ export class IpvsReconciler {
     this.stopped = true;
     clearTimeout(this.timer);
     this.checks.stop();
+  }
+
+  private markDirty(owners: string[]): void {
+    if (this.dirty !== 'all') for (const o of owners) this.dirty.add(o);
   }
 
   private kick(): void {
@@ -114,23 +128,34 @@ export class IpvsReconciler {
     try {
       this.port ??= this.opts.open();
       const fresh = this.believed === undefined || this.drains.size > 0 || performance.now() - this.dumpedAt > RESYNC_MS;
-      const dump = fresh ? await this.port.dump() : this.believed ?? [];
-      if (fresh) this.dumpedAt = performance.now();
+      const kernel = fresh ? await this.port.dump() : this.believed ?? [];
+      if (fresh) {
+        this.dumpedAt = performance.now();
+        this.dirty = 'all';
+      }
       this.believed = undefined;
-      if (!this.recovered) this.recover(dump);
+      if (!this.recovered) this.recover(kernel);
+      // Plan only the VirtualServers that changed (config or health) against their services,
+      // unless the tables were just dumped: then everything is compared.
+      const dirty = this.dirty;
+      this.dirty = new Set();
+      const scope = dirty === 'all' ? undefined : this.scopeOf(dirty);
+      const virtualServers = dirty === 'all' ? this.virtualServers : this.virtualServers.filter((vs) => dirty.has(ownerOf(vs)));
+      const dump = scope ? kernel.filter((d) => scope.has(serviceKeyString(d.key))) : kernel;
+      const owned = scope ? new Set([...this.owned].filter((k) => scope.has(k))) : this.owned;
       const desired = desiredState({
-        virtualServers: this.virtualServers,
+        virtualServers,
         health: (owner, server) => this.checks.isUp(owner, server),
         quorum: this.quorum,
       });
-      this.quorum = desired.quorum;
       for (const c of desired.conflicts) this.opts.log.error(c, `VirtualServer ${c.owner} names the service ${c.key} of ${c.with}; ignored`);
-      const plan = diff(desired.services, dump, this.owned, { drains: this.drains, now: performance.now() });
+      const plan = diff(desired.services, dump, owned, { drains: this.drains, now: performance.now() });
       for (const key of plan.adopted) this.opts.log.warn({ service: key }, `taking over IPVS service ${key}, which existed without being ours`);
+      const ownedAfter = scope ? new Set([...[...this.owned].filter((k) => !scope.has(k)), ...plan.owned]) : plan.owned;
       let failed = 0;
       if (plan.ops.length > 0) {
         // Own the union while the plan runs: a crash midway must not leave ours looking foreign.
-        this.opts.ownership.write(new Set([...this.owned, ...plan.owned]));
+        this.opts.ownership.write(new Set([...this.owned, ...ownedAfter]));
         const results = await this.port.apply(plan.ops);
         results.forEach((r) => {
           if (!r.ok) {
@@ -139,22 +164,55 @@ export class IpvsReconciler {
           }
         });
       }
+      this.record(dirty, virtualServers, desired.status, desired.quorum);
       if (failed === 0) {
-        if (!sameSet(this.owned, plan.owned)) this.opts.ownership.write(plan.owned);
-        this.owned = plan.owned;
+        if (!sameSet(this.owned, ownedAfter)) this.opts.ownership.write(ownedAfter);
+        this.owned = ownedAfter;
         this.drains = plan.drains;
         this.failures = 0;
-        this.believed = applyToDump(dump, plan.ops);
+        const applied = applyToDump(dump, plan.ops);
+        this.believed = scope ? [...kernel.filter((d) => !scope.has(serviceKeyString(d.key))), ...applied] : applied;
       }
-      const destinations = desired.services.reduce((n, s) => n + s.destinations.length, 0);
-      this.opts.observer.reconciled(performance.now() - started, plan.ops.length, failed, desired.status, desired.services.length, destinations);
+      const ours = (this.believed ?? []).filter((d) => this.owned.has(serviceKeyString(d.key)));
+      this.opts.observer.reconciled(performance.now() - started, plan.ops.length, failed, [...this.status.values()],
+        ours.length, ours.reduce((n, d) => n + d.destinations.length, 0));
       if (failed > 0) this.retry();
       else if (plan.drains.size > 0) this.schedule(Math.min(DRAIN_POLL_MS, Math.max(0, (plan.nextDeadline ?? Infinity) - performance.now())));
       else this.schedule(RESYNC_MS);
     } catch (e) {
+      this.dirty = 'all';
       this.opts.log.error({ err: e instanceof Error ? e.message : String(e) }, 'IPVS reconcile failed; VRRP is not affected');
       this.retry();
     }
+  }
+
+  /** The service keys that dirty VirtualServers had when last planned, and have now. */
+  private scopeOf(dirty: ReadonlySet<string>): Set<string> {
+    const keys = new Set<string>();
+    for (const owner of dirty) {
+      const before = this.planned.get(owner);
+      if (before) keys.add(before.key);
+    }
+    for (const vs of this.virtualServers) if (dirty.has(ownerOf(vs))) keys.add(serviceKeyString(vs.spec.key));
+    return keys;
+  }
+
+  /** Remembers what was planned, per VirtualServer, for the next incremental run. */
+  private record(dirty: ReadonlySet<string> | 'all', planned: readonly VirtualServer[], status: VirtualServerState[], quorum: ReadonlyMap<string, boolean>): void {
+    if (dirty === 'all') {
+      this.planned.clear();
+      this.status.clear();
+      this.quorum = new Map();
+    } else {
+      for (const owner of dirty) {
+        this.planned.delete(owner);
+        this.status.delete(owner);
+        this.quorum.delete(owner);
+      }
+    }
+    for (const vs of planned) this.planned.set(ownerOf(vs), { spec: JSON.stringify(vs.spec), key: serviceKeyString(vs.spec.key) });
+    for (const st of status) this.status.set(st.owner, st);
+    for (const [owner, q] of quorum) this.quorum.set(owner, q);
   }
 
   private retry(): void {

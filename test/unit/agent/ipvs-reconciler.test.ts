@@ -36,11 +36,13 @@ spec:
 class SimKernel implements IpvsPort {
   dumpState: DumpedService[];
   applied: IpvsOperation[][] = [];
+  dumps = 0;
   failNext = false;
   constructor(initial: DumpedService[] = []) {
     this.dumpState = initial;
   }
   dump(): Promise<DumpedService[]> {
+    this.dumps++;
     return Promise.resolve(cloneDump(this.dumpState));
   }
   apply(ops: readonly IpvsOperation[]): Promise<({ ok: true } | { ok: false; error: Error })[]> {
@@ -128,4 +130,30 @@ test('with no VirtualServers and nothing owned, IPVS is never opened', async (t)
   await r.settled();
   r.stop();
   assert.equal(opened, false);
+});
+
+test('a change to one VirtualServer is one operation, planned without dumping the kernel again', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kl-ipvs-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const second = CONFIG.split('---').at(-1)?.replace('name: web', 'name: api').replace('port: 80', 'port: 443') ?? '';
+  const kernel = new SimKernel([foreign]);
+  const r = reconciler(kernel, dir);
+  t.after(() => r.stop());
+  r.setVirtualServers(parseResources(`${CONFIG}---${second}`, 'f.yaml').virtualServers);
+  await r.settled();
+  assert.equal(kernel.dumps, 1);
+  assert.equal(kernel.dumpState.length, 3);
+  r.setVirtualServers(parseResources(`${CONFIG.replace('weight: 2', 'weight: 5')}---${second}`, 'f.yaml').virtualServers);
+  await r.settled();
+  assert.equal(kernel.dumps, 1, 'no second dump');
+  assert.deepEqual(kernel.applied.at(-1), [{
+    op: 'editDestination', service: { family: 4, protocol: 'TCP', address: '198.18.0.100', port: 80 },
+    destination: { address: '198.18.1.1', family: 4, port: 8080, forwarding: 'NAT', weight: 5, upperThreshold: 0, lowerThreshold: 0 },
+  }]);
+  // Removing one VirtualServer deletes its service only.
+  r.setVirtualServers(parseResources(CONFIG.replace('weight: 2', 'weight: 5'), 'f.yaml').virtualServers);
+  await r.settled();
+  assert.deepEqual(kernel.applied.at(-1), [{ op: 'deleteService', key: { family: 4, protocol: 'TCP', address: '198.18.0.100', port: 443 } }]);
+  assert.deepEqual(kernel.dumpState.map((d) => `${d.key.address}:${d.key.port}`).sort(), ['10.96.0.1:443', '198.18.0.100:80']);
+  assert.equal(kernel.dumps, 1);
 });
