@@ -55,8 +55,8 @@ export class Agent {
       log: opts.log,
       observer: {
         realServer: (owner, server, result, changed, up) => this.metrics.realServer(owner, `${server.address}:${server.port}`, changed, up, result),
-        reconciled: (ms, ops, failed, status, services, destinations) => {
-          this.metrics.reconciled(ms, ops, failed, status, services, destinations);
+        reconciled: (ms, ops, failed, status, planned, services, destinations) => {
+          this.metrics.reconciled(ms, ops, failed, status, planned, services, destinations);
           if (ops > 0) opts.log.info({ ops, failed, ms: Math.round(ms * 10) / 10 }, 'IPVS reconciled');
         },
       },

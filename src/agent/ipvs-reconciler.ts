@@ -23,7 +23,11 @@ export interface IpvsPort {
 
 export interface IpvsObserver {
   realServer(owner: string, server: RealServer, result: CheckResult, changed: boolean, up: boolean): void;
-  reconciled(ms: number, ops: number, failed: number, status: VirtualServerState[], services: number, destinations: number): void;
+  /**
+   * After each run: `status` of the VirtualServers that were planned, `planned` their owners
+   * ('all' when every VirtualServer was), so observers update only what changed.
+   */
+  reconciled(ms: number, ops: number, failed: number, status: VirtualServerState[], planned: string[] | 'all', services: number, destinations: number): void;
 }
 
 export interface IpvsReconcilerOptions {
@@ -50,7 +54,7 @@ export class IpvsReconciler {
   private quorum = new Map<string, boolean>();
   private recovered = false;
   /** The kernel's tables as of the last successful run, when they can be trusted without a dump. */
-  private believed: DumpedService[] | undefined;
+  private believed: Map<string, DumpedService> | undefined;
   private dumpedAt = 0;
   /** VirtualServers (by owner) whose service must be planned again; 'all' after a dump. */
   private dirty: Set<string> | 'all' = 'all';
@@ -128,20 +132,20 @@ export class IpvsReconciler {
     try {
       this.port ??= this.opts.open();
       const fresh = this.believed === undefined || this.drains.size > 0 || performance.now() - this.dumpedAt > RESYNC_MS;
-      const kernel = fresh ? await this.port.dump() : this.believed ?? [];
+      const kernel = fresh ? byKey(await this.port.dump()) : this.believed ?? new Map<string, DumpedService>();
       if (fresh) {
         this.dumpedAt = performance.now();
         this.dirty = 'all';
       }
       this.believed = undefined;
-      if (!this.recovered) this.recover(kernel);
+      if (!this.recovered) this.recover([...kernel.values()]);
       // Plan only the VirtualServers that changed (config or health) against their services,
       // unless the tables were just dumped: then everything is compared.
       const dirty = this.dirty;
       this.dirty = new Set();
       const scope = dirty === 'all' ? undefined : this.scopeOf(dirty);
       const virtualServers = dirty === 'all' ? this.virtualServers : this.virtualServers.filter((vs) => dirty.has(ownerOf(vs)));
-      const dump = scope ? kernel.filter((d) => scope.has(serviceKeyString(d.key))) : kernel;
+      const dump = scope ? [...scope].flatMap((k) => kernel.get(k) ?? []) : [...kernel.values()];
       const owned = scope ? new Set([...this.owned].filter((k) => scope.has(k))) : this.owned;
       const desired = desiredState({
         virtualServers,
@@ -171,11 +175,20 @@ export class IpvsReconciler {
         this.drains = plan.drains;
         this.failures = 0;
         const applied = applyToDump(dump, plan.ops);
-        this.believed = scope ? [...kernel.filter((d) => !scope.has(serviceKeyString(d.key))), ...applied] : applied;
+        if (scope) {
+          for (const k of scope) kernel.delete(k);
+          for (const d of applied) kernel.set(serviceKeyString(d.key), d);
+          this.believed = kernel;
+        } else {
+          this.believed = byKey(applied);
+        }
       }
-      const ours = (this.believed ?? []).filter((d) => this.owned.has(serviceKeyString(d.key)));
-      this.opts.observer.reconciled(performance.now() - started, plan.ops.length, failed, [...this.status.values()],
-        ours.length, ours.reduce((n, d) => n + d.destinations.length, 0));
+      // The kernel reflects the change from here on; what follows is bookkeeping.
+      const ms = performance.now() - started;
+      let destinations = 0;
+      for (const k of this.owned) destinations += this.believed?.get(k)?.destinations.length ?? 0;
+      this.opts.observer.reconciled(ms, plan.ops.length, failed, dirty === 'all' ? [...this.status.values()] : desired.status,
+        dirty === 'all' ? 'all' : [...dirty], this.owned.size, destinations);
       if (failed > 0) this.retry();
       else if (plan.drains.size > 0) this.schedule(Math.min(DRAIN_POLL_MS, Math.max(0, (plan.nextDeadline ?? Infinity) - performance.now())));
       else this.schedule(RESYNC_MS);
@@ -230,6 +243,10 @@ export class IpvsReconciler {
     const ours = this.virtualServers.map(ownerOf);
     this.opts.log.info({ virtualServers: ours.length, owned: this.owned.size }, 'IPVS state recovered from the kernel');
   }
+}
+
+function byKey(services: readonly DumpedService[]): Map<string, DumpedService> {
+  return new Map(services.map((d) => [serviceKeyString(d.key), d]));
 }
 
 function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {

@@ -84,14 +84,21 @@ export class AgentMetrics {
     if (!result.timedOut) this.rsLatency.observe({ virtual_server: virtualServer }, result.durationMs / 1000);
   }
 
-  reconciled(ms: number, ops: number, failed: number, status: VirtualServerState[], services: number, destinations: number): void {
+  reconciled(ms: number, ops: number, failed: number, status: VirtualServerState[], planned: string[] | 'all', services: number, destinations: number): void {
     this.reconcileSeconds.observe(ms / 1000);
     this.ipvsOps.inc({ result: 'ok' }, ops - failed);
     this.ipvsOps.inc({ result: 'error' }, failed);
     this.ipvsServices.set(services);
     this.ipvsDestinations.set(destinations);
-    this.vsHealthy.reset();
-    this.vsQuorum.reset();
+    if (planned === 'all') {
+      this.vsHealthy.reset();
+      this.vsQuorum.reset();
+    } else {
+      for (const owner of planned) {
+        this.vsHealthy.remove({ virtual_server: owner });
+        this.vsQuorum.remove({ virtual_server: owner });
+      }
+    }
     for (const s of status) {
       this.vsHealthy.set({ virtual_server: s.owner }, s.healthy);
       this.vsQuorum.set({ virtual_server: s.owner }, s.quorumUp ? 1 : 0);
