@@ -57,6 +57,7 @@ export class Agent {
         realServer: (owner, server, result, changed, up) => this.metrics.realServer(owner, `${server.address}:${server.port}`, changed, up, result),
         reconciled: (ms, ops, failed, status, planned, services, destinations) => {
           this.metrics.reconciled(ms, ops, failed, status, planned, services, destinations);
+          for (const st of status) this.tracks.virtualServerQuorum(st.owner, st.quorumUp);
           if (ops > 0) opts.log.info({ ops, failed, ms: Math.round(ms * 10) / 10 }, 'IPVS reconciled');
         },
       },

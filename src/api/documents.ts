@@ -174,6 +174,12 @@ function crossChecks(set: ResourceSet, source: string): Issue[] {
       issues.push({ where, field: 'spec.vrid', message: `VRID ${inst.spec.vrid} is already used by VrrpInstance/${other} on the same interface and address family` });
     }
     seen.set(key, inst.name);
+    inst.spec.tracks.forEach((t, i) => {
+      const ref = t.virtualServer;
+      if (ref && !set.virtualServers.some((vs) => vs.namespace === ref.namespace && vs.name === ref.name)) {
+        issues.push({ where, field: `spec.tracks[${i}].virtualServer`, message: `VirtualServer ${ref.namespace}/${ref.name} is not defined` });
+      }
+    });
   }
   return issues;
 }

@@ -25,12 +25,16 @@ export interface ExecCheck {
   fall: number;
 }
 
-export interface Track {
+/** A track is one of: a command run periodically, or the health of a VirtualServer. */
+export type Track = {
   name: string;
   /** keepalived semantics: < 0 subtracted while down, > 0 added while up, 0 = down means FAULT. */
   weight: number;
-  exec: ExecCheck;
-}
+} & (
+  | { exec: ExecCheck; virtualServer?: undefined }
+  /** Up while the VirtualServer has quorum (enough healthy real servers; not on its sorry server). */
+  | { virtualServer: { namespace: string; name: string }; exec?: undefined }
+);
 
 export interface PriorityOverride {
   node: string;
@@ -191,14 +195,26 @@ function readAuthentication(spec: Obj, p: string, issues: IssueList, version: 2 
 }
 
 function readTracks(spec: Obj, p: string, issues: IssueList): Track[] {
-  return list(spec, 'tracks', p, issues).flatMap((t, i) => {
+  return list(spec, 'tracks', p, issues).flatMap((t, i): Track[] => {
     const path = `${p}.tracks[${i}]`;
     if (!isObj(t)) return issues.add(path, `must be an object, got ${describe(t)}`), [];
-    rejectUnknown(t, ['name', 'weight', 'exec'], path, issues);
+    rejectUnknown(t, ['name', 'weight', 'exec', 'virtualServer'], path, issues);
     const name = str(t, 'name', path, issues, true);
     const weight = int(t, 'weight', path, issues, { min: -253, max: 253 });
+    if (name !== undefined && list(spec, 'tracks', p, issues).filter((o) => isObj(o) && o.name === name).length > 1) {
+      issues.add(`${path}.name`, `duplicate track name ${name}`);
+    }
+    const vs = obj(t, 'virtualServer', path, issues);
     const e = obj(t, 'exec', path, issues);
-    if (!e) return issues.add(`${path}.exec`, 'required (the check to run)'), [];
+    if (vs && e) return issues.add(path, 'set one of exec and virtualServer, not both'), [];
+    if (vs) {
+      const vp = `${path}.virtualServer`;
+      rejectUnknown(vs, ['namespace', 'name'], vp, issues);
+      const vsName = str(vs, 'name', vp, issues, true);
+      const namespace = str(vs, 'namespace', vp, issues, false) ?? 'default';
+      return name !== undefined && weight !== undefined && vsName !== undefined ? [{ name, weight, virtualServer: { namespace, name: vsName } }] : [];
+    }
+    if (!e) return issues.add(path, 'needs exec (a command to run) or virtualServer (whose health to follow)'), [];
     const ep = `${path}.exec`;
     rejectUnknown(e, ['command', 'interval', 'timeout', 'rise', 'fall'], ep, issues);
     const command = list(e, 'command', ep, issues);
@@ -211,9 +227,6 @@ function readTracks(spec: Obj, p: string, issues: IssueList): Track[] {
     const fall = int(e, 'fall', ep, issues, { min: 1, max: 100, def: 1 });
     if (name === undefined || weight === undefined || intervalMs === undefined || timeoutMs === undefined
       || rise === undefined || fall === undefined) return [];
-    if (list(spec, 'tracks', p, issues).filter((o) => isObj(o) && o.name === name).length > 1) {
-      issues.add(`${path}.name`, `duplicate track name ${name}`);
-    }
     return [{ name, weight, exec: { command: command as string[], intervalMs, timeoutMs, rise, fall } }];
   });
 }

@@ -78,7 +78,7 @@ const BAD: [string, string, string, RegExp][] = [
   ['peer of other family', vi('vrid: 1\nvirtualIPs: ["198.18.0.1"]\nunicastPeers: ["2001:2::2"]'), 'spec.unicastPeers[0]', /IPv6/],
   ['peer not an address', vi('vrid: 1\nvirtualIPs: ["198.18.0.1"]\nunicastPeers: ["node-2"]'), 'spec.unicastPeers[0]', /IP address/],
   ['track weight out of range', vi('vrid: 1\nvirtualIPs: ["198.18.0.1"]\ntracks: [{ name: t, weight: -300, exec: { command: ["true"] } }]'), 'spec.tracks[0].weight', /-253 to 253/],
-  ['track without check', vi('vrid: 1\nvirtualIPs: ["198.18.0.1"]\ntracks: [{ name: t, weight: -10 }]'), 'spec.tracks[0].exec', /required/],
+  ['track without check', vi('vrid: 1\nvirtualIPs: ["198.18.0.1"]\ntracks: [{ name: t, weight: -10 }]'), 'spec.tracks[0]', /needs exec \(a command to run\) or virtualServer/],
   ['track with empty command', vi('vrid: 1\nvirtualIPs: ["198.18.0.1"]\ntracks: [{ name: t, weight: -10, exec: { command: [] } }]'), 'spec.tracks[0].exec.command', /non-empty/],
   ['preempt not a bool', vi('vrid: 1\npreempt: "no"\nvirtualIPs: ["198.18.0.1"]'), 'spec.preempt', /true or false/],
   ['override without node', vi('vrid: 1\nvirtualIPs: ["198.18.0.1"]\npriorityOverrides: [{ priority: 5 }]'), 'spec.priorityOverrides[0].node', /required/],
@@ -125,4 +125,14 @@ test('rejects two instances with one VRID on one interface, and duplicate names'
 test('the same VRID on different interfaces or families is fine', () => {
   const text = [vi('vrid: 7\ninterface: eth0\nvirtualIPs: ["198.18.0.1"]', 'a'), vi('vrid: 7\ninterface: eth1\nvirtualIPs: ["198.18.0.2"]', 'b'), vi('vrid: 7\ninterface: eth0\nvirtualIPs: ["2001:2::1"]', 'c')].join('---\n');
   assert.equal(parseResources(text, 'f.yaml').vrrpInstances.length, 3);
+});
+
+test('a track can follow a VirtualServer; it must exist, and a track has exec or virtualServer, not both', () => {
+  const vs = 'apiVersion: kubelived.io/v1alpha1\nkind: VirtualServer\nmetadata: { name: web }\nspec: { vrrpInstanceRef: bad, virtualIP: 198.18.0.1, port: 80, realServers: [{ address: 198.18.1.1 }] }\n';
+  const ok = parseResources(`${vi('vrid: 1\nvirtualIPs: ["198.18.0.1"]\ntracks: [{ name: web, weight: -50, virtualServer: { name: web } }]')}---\n${vs}`, 'f.yaml');
+  assert.deepEqual(ok.vrrpInstances[0]?.spec.tracks, [{ name: 'web', weight: -50, virtualServer: { namespace: 'default', name: 'web' } }]);
+  assert.throws(() => parseResources(vi('vrid: 1\nvirtualIPs: ["198.18.0.1"]\ntracks: [{ name: web, weight: -50, virtualServer: { name: nope } }]'), 'f.yaml'),
+    /spec\.tracks\[0\]\.virtualServer: VirtualServer default\/nope is not defined/);
+  assert.throws(() => parseResources(vi('vrid: 1\nvirtualIPs: ["198.18.0.1"]\ntracks: [{ name: t, weight: -5, virtualServer: { name: web }, exec: { command: ["true"] } }]'), 'f.yaml'),
+    /spec\.tracks\[0\]: set one of exec and virtualServer, not both/);
 });
