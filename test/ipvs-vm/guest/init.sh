@@ -51,9 +51,19 @@ mount -t devtmpfs devtmpfs "$R/dev" || fail "mount dev"
 mkdir -p "$R/dev/pts" "$R/dev/shm"
 mount -t devpts -o newinstance,ptmxmode=0666 devpts "$R/dev/pts"
 mount -t tmpfs -o mode=1777 tmpfs "$R/dev/shm"
+# A project checked out under /tmp or /run (a CI clone) would vanish under the fresh tmpfs:
+# hold it by a bind mount first and put it back on top.
+case "$klvm_project" in
+  /tmp/*|/run/*)
+    mkdir -p /mnt/project && mount --bind "$R$klvm_project" /mnt/project || fail "hold $klvm_project" ;;
+esac
 mount -t tmpfs -o mode=1777 tmpfs "$R/tmp" || fail "mount /tmp"
 mount -t tmpfs -o mode=0755 tmpfs "$R/run" || fail "mount /run"
 mkdir -p "$R/run/netns"
+case "$klvm_project" in
+  /tmp/*|/run/*)
+    mkdir -p "$R$klvm_project" && mount --bind /mnt/project "$R$klvm_project" || fail "bind $klvm_project" ;;
+esac
 
 mkdir -p "$R$klvm_share" || fail "mkdir $klvm_share"
 mount -t 9p -o "$NINEP,cache=none" klshare "$R$klvm_share" || fail "mount 9p klshare"
