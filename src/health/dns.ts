@@ -3,14 +3,13 @@
 // keepalived accepts NOERROR alone; an empty answer (NODATA) usually means a zone that lost its
 // data, so it fails here by default. Replies with another ID or without the QR bit are ignored
 // and the wait goes on, as in keepalived. Defaults follow keepalived: type SOA, name "." .
-import { createSocket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { randomInt } from 'node:crypto';
-import type { Probe, ProbeOutcome } from './checker.ts';
+import type { Probe } from './checker.ts';
 import { formatAddress } from './detail.ts';
 import { decodeMessage, encodeName, encodeQuery, formatRecord, rcodeName, typeCode, typeName } from './dns-message.ts';
 import type { DnsTypeName } from './dns-message.ts';
-import { socketErrorDetail } from './udp.ts';
+import { udpExchange } from './udp.ts';
 
 export interface DnsProbeOptions {
   /** The DNS server: an IP address. */
@@ -41,52 +40,27 @@ export function dnsProbe(options: DnsProbeOptions): Probe {
   const question = `${name} ${typeName(type)}`;
   const requireAnswer = options.requireAnswer ?? true;
 
-  return ({ signal, stage }) => new Promise<ProbeOutcome>((resolve) => {
+  return ({ signal, stage }) => {
     const id = randomInt(0, 0x10000);
     const query = encodeQuery({ id, name, type, recursionDesired: options.recursionDesired ?? true });
-    const socket = createSocket(isIP(options.host) === 6 ? 'udp6' : 'udp4');
-    let finished = false;
-    const done = (o: ProbeOutcome): void => {
-      if (finished) return;
-      finished = true;
-      signal.removeEventListener('abort', onAbort);
-      socket.close();
-      resolve(o);
-    };
-    const onAbort = (): void => done({ ok: false, detail: 'aborted' });
-    signal.addEventListener('abort', onAbort, { once: true });
-    socket.on('error', (e) => done({ ok: false, detail: socketErrorDetail(e, target) }));
-    socket.on('message', (bytes) => {
-      const decoded = decodeMessage(bytes);
-      if (!decoded.ok) {
-        done({ ok: false, detail: `malformed reply from ${target}: ${decoded.error}` });
-        return;
-      }
-      const m = decoded.message;
-      if (m.id !== id || !m.qr) return; // not the answer to this query: keep waiting
-      if (m.rcode !== 0) {
-        done({ ok: false, detail: `${rcodeName(m.rcode)} for ${question}` });
-        return;
-      }
-      if (m.answers.length === 0) {
-        const why = `NOERROR but no answers for ${question}${m.tc ? ' (truncated)' : ''}`;
-        done(requireAnswer ? { ok: false, detail: why } : { ok: true, detail: why });
-        return;
-      }
-      const shown = m.answers.slice(0, SHOWN_ANSWERS).map((r) => formatRecord(r, bytes));
-      if (m.answers.length > SHOWN_ANSWERS) shown.push('...');
-      const n = m.answers.length;
-      done({ ok: true, detail: `NOERROR, ${n} answer${n === 1 ? '' : 's'} for ${question}: ${shown.join(', ')}` });
+    return udpExchange({
+      address: options.host, port, payload: query, bindAddress: options.bindAddress, signal, target,
+      onSent: () => stage(`waiting for ${target} to answer ${question}`),
+      onReply: (bytes) => {
+        const decoded = decodeMessage(bytes);
+        if (!decoded.ok) return { ok: false, detail: `malformed reply from ${target}: ${decoded.error}` };
+        const m = decoded.message;
+        if (m.id !== id || !m.qr) return undefined; // not the answer to this query: keep waiting
+        if (m.rcode !== 0) return { ok: false, detail: `${rcodeName(m.rcode)} for ${question}` };
+        if (m.answers.length === 0) {
+          const why = `NOERROR but no answers for ${question}${m.tc ? ' (truncated)' : ''}`;
+          return requireAnswer ? { ok: false, detail: why } : { ok: true, detail: why };
+        }
+        const shown = m.answers.slice(0, SHOWN_ANSWERS).map((r) => formatRecord(r, bytes));
+        if (m.answers.length > SHOWN_ANSWERS) shown.push('...');
+        const n = m.answers.length;
+        return { ok: true, detail: `NOERROR, ${n} answer${n === 1 ? '' : 's'} for ${question}: ${shown.join(', ')}` };
+      },
     });
-    const connectAndSend = (): void => {
-      socket.connect(port, options.host, () => {
-        stage(`waiting for ${target} to answer ${question}`);
-        socket.send(query, (err) => {
-          if (err) done({ ok: false, detail: socketErrorDetail(err, target) });
-        });
-      });
-    };
-    if (options.bindAddress !== undefined) socket.bind(0, options.bindAddress, connectAndSend);
-    else connectAndSend();
-  });
+  };
 }

@@ -41,36 +41,60 @@ export function udpProbe(options: UdpProbeOptions): Probe {
     const address = isIP(options.host) !== 0 ? options.host : (await lookup(options.host)).address;
     const { signal, stage } = ctx;
     if (signal.aborted) return { ok: false, detail: 'aborted' };
-    return new Promise<ProbeOutcome>((resolve) => {
-      const socket = createSocket(isIP(address) === 6 ? 'udp6' : 'udp4');
-      let finished = false;
-      const done = (o: ProbeOutcome): void => {
-        if (finished) return;
-        finished = true;
-        signal.removeEventListener('abort', onAbort);
-        socket.close();
-        resolve(o);
-      };
-      const onAbort = (): void => done({ ok: false, detail: 'aborted' });
-      signal.addEventListener('abort', onAbort, { once: true });
-      socket.on('error', (e) => done({ ok: false, detail: socketErrorDetail(e, target) }));
-      socket.on('message', (msg) => {
-        if (expect === undefined || (msg.length >= expect.length && msg.subarray(0, expect.length).equals(expect))) {
-          done({ ok: true, detail: `reply of ${msg.length} bytes from ${target}` });
-        } else {
-          done({ ok: false, detail: `reply from ${target} does not match: got ${hexPreview(msg)}, want a reply starting with ${hexPreview(expect)}` });
-        }
-      });
-      const connectAndSend = (): void => {
-        socket.connect(options.port, address, () => {
-          stage(`waiting for a reply from ${target}`);
-          socket.send(payload, (err) => {
-            if (err) done({ ok: false, detail: socketErrorDetail(err, target) });
-          });
-        });
-      };
-      if (options.bindAddress !== undefined) socket.bind(0, options.bindAddress, connectAndSend);
-      else connectAndSend();
+    return udpExchange({
+      address, port: options.port, payload, bindAddress: options.bindAddress, signal, target,
+      onSent: () => stage(`waiting for a reply from ${target}`),
+      onReply: (msg) => (expect === undefined || (msg.length >= expect.length && msg.subarray(0, expect.length).equals(expect))
+        ? { ok: true, detail: `reply of ${msg.length} bytes from ${target}` }
+        : { ok: false, detail: `reply from ${target} does not match: got ${hexPreview(msg)}, want a reply starting with ${hexPreview(expect)}` }),
     });
   };
+}
+
+export interface UdpExchange {
+  address: string;
+  port: number;
+  payload: Uint8Array;
+  bindAddress: string | undefined;
+  signal: AbortSignal;
+  /** "host:port", for details. */
+  target: string;
+  onSent: () => void;
+  /** The outcome for a reply, or undefined to keep waiting (a reply to someone else). */
+  onReply: (msg: Buffer) => ProbeOutcome | undefined;
+}
+
+/**
+ * One datagram out on a connected socket and the first reply that decides, or the socket's
+ * error: on a connected UDP socket an ICMP port unreachable arrives as ECONNREFUSED.
+ */
+export function udpExchange(x: UdpExchange): Promise<ProbeOutcome> {
+  return new Promise<ProbeOutcome>((resolve) => {
+    const socket = createSocket(isIP(x.address) === 6 ? 'udp6' : 'udp4');
+    let finished = false;
+    const done = (o: ProbeOutcome): void => {
+      if (finished) return;
+      finished = true;
+      x.signal.removeEventListener('abort', onAbort);
+      socket.close();
+      resolve(o);
+    };
+    const onAbort = (): void => done({ ok: false, detail: 'aborted' });
+    x.signal.addEventListener('abort', onAbort, { once: true });
+    socket.on('error', (e) => done({ ok: false, detail: socketErrorDetail(e, x.target) }));
+    socket.on('message', (msg) => {
+      const outcome = x.onReply(msg);
+      if (outcome) done(outcome);
+    });
+    const connectAndSend = (): void => {
+      socket.connect(x.port, x.address, () => {
+        x.onSent();
+        socket.send(x.payload, (err) => {
+          if (err) done({ ok: false, detail: socketErrorDetail(err, x.target) });
+        });
+      });
+    };
+    if (x.bindAddress !== undefined) socket.bind(0, x.bindAddress, connectAndSend);
+    else connectAndSend();
+  });
 }
