@@ -32,37 +32,16 @@ constexpr size_t kMaxWindow = 1024;
 // iteration): a 10,000-object plan does not hold the thread for its whole duration.
 constexpr size_t kDriveBudget = 2048;
 
-// A non-blocking, close-on-exec NETLINK_GENERIC socket with extended and capped acks. Returns
-// the fd and the receive buffer it got; throws SysError.
+// The generic netlink socket, and the receive buffer it got: SO_RCVBUFFORCE needs
+// CAP_NET_ADMIN (which IPVS needs anyway); without it rmem_max caps the buffer, and the window
+// of unanswered requests shrinks to match. Throws SysError.
 int OpenGenericSocket(int& receive_buffer) {
-  const int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_GENERIC);
-  if (fd < 0) throw SysError{errno, "socket", "open generic netlink socket", {}};
-  auto fail = [fd](const char* syscall, const std::string& what) {
-    const int err = errno;
-    close(fd);
-    throw SysError{err, syscall, what, {}};
-  };
-  const int one = 1;
-  if (setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one) < 0) {
-    fail("setsockopt", "NETLINK_EXT_ACK on generic netlink socket");
-  }
-  if (setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one) < 0) {
-    fail("setsockopt", "NETLINK_CAP_ACK on generic netlink socket");
-  }
-  // SO_RCVBUFFORCE may exceed net.core.rmem_max (with CAP_NET_ADMIN, which IPVS needs anyway);
-  // without it take what rmem_max allows, and the window shrinks to match.
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &kReceiveBuffer, sizeof kReceiveBuffer) < 0 &&
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kReceiveBuffer, sizeof kReceiveBuffer) < 0) {
-    fail("setsockopt", "SO_RCVBUF on generic netlink socket");
-  }
+  const int fd = OpenNetlinkSocket(NETLINK_GENERIC, "generic netlink socket", {}, kReceiveBuffer);
   socklen_t len = sizeof receive_buffer;
   if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, &len) < 0) {
-    fail("getsockopt", "SO_RCVBUF on generic netlink socket");
-  }
-  sockaddr_nl local{};
-  local.nl_family = AF_NETLINK;  // nl_pid 0: the kernel assigns our port id
-  if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) < 0) {
-    fail("bind", "bind generic netlink socket");
+    const int err = errno;
+    close(fd);
+    throw SysError{err, "getsockopt", "SO_RCVBUF on generic netlink socket", {}};
   }
   return fd;
 }

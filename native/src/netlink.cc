@@ -70,9 +70,10 @@ NlAck ParseAck(const nlmsghdr* header) {
   return ack;
 }
 
-int OpenRouteSocket(const std::vector<unsigned>& groups, int receive_buffer) {
-  const int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
-  if (fd < 0) throw SysError{errno, "socket", "open rtnetlink socket", {}};
+int OpenNetlinkSocket(int protocol, const std::string& label, const std::vector<unsigned>& groups,
+                      int receive_buffer) {
+  const int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+  if (fd < 0) throw SysError{errno, "socket", "open " + label, {}};
   auto fail = [fd](const char* syscall, const std::string& what) {
     const int err = errno;
     close(fd);
@@ -80,22 +81,22 @@ int OpenRouteSocket(const std::vector<unsigned>& groups, int receive_buffer) {
   };
   const int one = 1;
   if (setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one) < 0) {
-    fail("setsockopt", "NETLINK_EXT_ACK on rtnetlink socket");
+    fail("setsockopt", "NETLINK_EXT_ACK on " + label);
   }
   if (setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one) < 0) {
-    fail("setsockopt", "NETLINK_CAP_ACK on rtnetlink socket");
+    fail("setsockopt", "NETLINK_CAP_ACK on " + label);
   }
   // SO_RCVBUFFORCE may exceed net.core.rmem_max (we run with CAP_NET_ADMIN); without the
   // capability fall back to what rmem_max allows.
   if (receive_buffer > 0 &&
       setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer, sizeof receive_buffer) < 0 &&
       setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer) < 0) {
-    fail("setsockopt", "SO_RCVBUF on rtnetlink socket");
+    fail("setsockopt", "SO_RCVBUF on " + label);
   }
   sockaddr_nl local{};
   local.nl_family = AF_NETLINK;  // nl_pid 0: the kernel assigns our port id
   if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) < 0) {
-    fail("bind", "bind rtnetlink socket");
+    fail("bind", "bind " + label);
   }
   for (unsigned group : groups) {
     if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0) {

@@ -77,9 +77,11 @@ struct NlAck {
 };
 NlAck ParseAck(const nlmsghdr* header);
 
-// A non-blocking, close-on-exec NETLINK_ROUTE socket, bound, with extended acks (the kernel
-// then explains EINVALs in words) and capped acks (errors do not echo our whole request).
-// `groups` are RTNLGRP_* multicast groups to join. Returns the fd; throws SysError.
-int OpenRouteSocket(const std::vector<unsigned>& groups, int receive_buffer);
+// A non-blocking, close-on-exec netlink socket of `protocol` (NETLINK_ROUTE, NETLINK_GENERIC),
+// bound, with extended acks (the kernel then explains EINVALs in words) and capped acks (errors
+// do not echo our whole request). `groups` are multicast groups to join; `receive_buffer` 0
+// keeps the default. `label` names the socket in errors. Returns the fd; throws SysError.
+int OpenNetlinkSocket(int protocol, const std::string& label, const std::vector<unsigned>& groups,
+                      int receive_buffer);
 
 }  // namespace kl

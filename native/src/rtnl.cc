@@ -48,7 +48,7 @@ Rtnl::Rtnl(const Napi::CallbackInfo& info)
       monitor_poll_(addon_, this, OnMonitorPoll) {
   Napi::Env env = info.Env();
   try {
-    command_.reset(OpenRouteSocket({}, 0));
+    command_.reset(OpenNetlinkSocket(NETLINK_ROUTE, "rtnetlink socket", {}, 0));
   } catch (const SysError& e) {
     throw e.ToJs(env);
   }
@@ -381,7 +381,7 @@ Napi::Value Rtnl::Subscribe(const Napi::CallbackInfo& info) {
   if (monitor_) throw MakeSysError(env, EALREADY, "subscribe", "subscribe");
   try {
     monitor_.reset(
-        OpenRouteSocket({RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR}, buffer_bytes));
+        OpenNetlinkSocket(NETLINK_ROUTE, "rtnetlink socket", {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR}, buffer_bytes));
   } catch (const SysError& e) {
     throw e.ToJs(env);
   }
