@@ -95,7 +95,7 @@ try {
 
   // The agent.
   write(agentConfig(() => 1));
-  const agent = vm.spawn(['ip', 'netns', 'exec', 'agent', 'node_modules/.bin/node', 'src/cli/main.ts', 'agent',
+  const agent = vm.spawn(['ip', 'netns', 'exec', 'agent', 'node_modules/.bin/node', 'dist/cli/main.js', 'agent',
     '--config', configPath, '--node', 'n1', '--state-dir', join(dir, 'state')]);
   let r = await reconciled(agent, SERVICES * (DESTS + 1), 0);
   const load = r.ms;

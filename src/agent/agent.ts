@@ -1,5 +1,6 @@
 // The agent's main thread: reads the desired resources, keeps the tracked checks running,
 // hands per-node plans to the VRRP thread and reports what it does (logs, metrics).
+import { extname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Server } from 'node:http';
 import type { ResourceSet } from '../api/documents.ts';
@@ -67,7 +68,8 @@ export class Agent {
   /** Loads the config (throws ConfigError if invalid) and starts everything. */
   async start(): Promise<void> {
     const set = await this.opts.source.load();
-    this.vrrp = new Worker(new URL('./vrrp-thread.ts', import.meta.url), { name: 'vrrp' });
+    // The thread's module sits beside this one: dist/*.js in production, src/*.ts under tests.
+    this.vrrp = new Worker(new URL(`./vrrp-thread${extname(import.meta.url)}`, import.meta.url), { name: 'vrrp' });
     this.vrrp.on('message', (m: FromVrrpThread) => this.onVrrpMessage(m));
     this.vrrp.on('error', (e) => {
       // Without the VRRP thread this node cannot take part: exit so the supervisor restarts us.

@@ -114,7 +114,7 @@ function writeConfig(text: string): string {
 }
 
 function startAgent(v: Vm): VmProcess {
-  const p = v.spawn(['ip', 'netns', 'exec', 'dir', 'node_modules/.bin/node', 'src/cli/main.ts', 'agent',
+  const p = v.spawn(['ip', 'netns', 'exec', 'dir', 'node_modules/.bin/node', 'dist/cli/main.js', 'agent',
     '--config', join(dir, 'config.yaml'), '--node', 'n1', '--state-dir', join(dir, 'state')]);
   agent = p;
   return p;

@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Lab, LabNode, LabProcess } from './lab.ts';
 
-const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+// The built CLI (npm run build), as installed: no type stripping in the agents under test.
+const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 
 export interface InstanceOptions {
   name?: string;
