@@ -79,13 +79,15 @@ export function duration(
   return ms;
 }
 
-export function list(o: Obj, key: string, path: string, issues: IssueList): unknown[] {
+/** `maxItems` bounds lists the API server's CEL rules iterate, so both sides refuse the same. */
+export function list(o: Obj, key: string, path: string, issues: IssueList, maxItems = Infinity): unknown[] {
   const v = o[key];
   if (v === undefined) return [];
   if (!Array.isArray(v)) {
     issues.add(`${path}.${key}`, `must be a list, got ${describe(v)}`);
     return [];
   }
+  if (v.length > maxItems) issues.add(`${path}.${key}`, `at most ${maxItems} items, got ${v.length}`);
   return v;
 }
 

@@ -35,6 +35,10 @@ export type HealthCheckType = (typeof HEALTH_CHECK_TYPES)[number];
 export const DNS_QUERY_TYPES = ['A', 'AAAA', 'CNAME', 'MX', 'NS', 'PTR', 'SOA', 'SRV', 'TXT'] as const;
 export type DnsQueryType = (typeof DNS_QUERY_TYPES)[number];
 
+/** Listed real servers per service: a bound the API server's CEL cost estimate needs (a Service
+ * behind backendRef may have more). */
+const MAX_REAL_SERVERS = 1000;
+
 /** The largest value the kernel's signed/unsigned 32-bit counters take safely from us. */
 const INT32_MAX = 2_147_483_647;
 const UINT32_MAX = 4_294_967_295;
@@ -139,7 +143,8 @@ export interface VirtualServer {
   spec: VirtualServerSpec;
 }
 
-const SPEC_FIELDS = [
+/** The spec fields the CRD schema declares (test/unit/api/crds.test.ts holds them equal). */
+export const SPEC_FIELDS = [
   'vrrpInstanceRef', 'virtualIP', 'port', 'protocol', 'fwmark', 'scheduler', 'schedulerFlags',
   'forwarding', 'persistence', 'realServers', 'backendRef', 'healthCheck', 'inhibitOnFailure',
   'sorryServer', 'quorum', 'drainTimeout',
@@ -351,7 +356,7 @@ function unicastProblem(address: string): string | undefined {
 
 function readRealServers(spec: Obj, p: string, issues: IssueList, svc: ServiceShape): RealServer[] {
   const out: RealServer[] = [];
-  list(spec, 'realServers', p, issues).forEach((r, i) => {
+  list(spec, 'realServers', p, issues, MAX_REAL_SERVERS).forEach((r, i) => {
     const path = `${p}.realServers[${i}]`;
     if (!isObj(r)) return issues.add(path, `must be an object, got ${describe(r)}`);
     rejectUnknown(r, ['address', 'port', 'weight', 'upperThreshold', 'lowerThreshold'], path, issues);

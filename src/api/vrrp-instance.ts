@@ -57,6 +57,8 @@ export interface VrrpInstanceSpec {
   authentication: { secretRef: SecretKeyRef } | undefined;
   tracks: Track[];
   garp: { repeat: number; delayMs: number; refreshMs: number };
+  /** Namespaces whose VirtualServers may use this instance's VIPs; ['*'] (the default) is every one. */
+  allowedNamespaces: string[];
 }
 
 export interface VrrpInstance {
@@ -64,11 +66,21 @@ export interface VrrpInstance {
   spec: VrrpInstanceSpec;
 }
 
-const SPEC_FIELDS = [
+/** The spec fields the CRD schema declares (test/unit/api/crds.test.ts holds them equal). */
+export const SPEC_FIELDS = [
   'vrid', 'version', 'interface', 'nodeSelector', 'virtualIPs', 'priority', 'priorityOverrides',
   'preempt', 'preemptDelay', 'advertisementInterval', 'unicastPeers', 'authentication', 'tracks',
-  'garp',
+  'garp', 'allowedNamespaces',
 ] as const;
+
+/** A namespace name as Kubernetes spells it (an RFC 1123 label). */
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** Enough for any real cluster, and a bound the API server's CEL cost estimate needs. */
+const MAX_ALLOWED_NAMESPACES = 256;
+/** As many peers as a VRRP advert could list addresses: a bound for the API server's CEL cost. */
+const MAX_UNICAST_PEERS = 255;
+/** More than keepalived configs use; a bound the API server's CEL cost estimate needs. */
+const MAX_TRACKS = 64;
 
 /** Validates `spec` of a VrrpInstance document; returns undefined when any issue was found. */
 export function parseVrrpInstanceSpec(name: string, spec: Obj, issues: IssueList): VrrpInstance | undefined {
@@ -87,20 +99,13 @@ export function parseVrrpInstanceSpec(name: string, spec: Obj, issues: IssueList
   const family: Family = vips[0]?.family ?? 4;
 
   const priority = int(spec, 'priority', p, issues, { min: 1, max: 255, def: 100 });
-  const priorityOverrides = list(spec, 'priorityOverrides', p, issues).flatMap((o, i) => {
-    const path = `${p}.priorityOverrides[${i}]`;
-    if (!isObj(o)) return issues.add(path, `must be an object, got ${describe(o)}`), [];
-    rejectUnknown(o, ['node', 'priority'], path, issues);
-    const node = str(o, 'node', path, issues, true);
-    const prio = int(o, 'priority', path, issues, { min: 1, max: 255 });
-    return node !== undefined && prio !== undefined ? [{ node, priority: prio }] : [];
-  });
+  const priorityOverrides = readPriorityOverrides(spec, p, issues);
 
   const preempt = bool(spec, 'preempt', p, issues, true);
   const preemptDelayMs = duration(spec, 'preemptDelay', p, issues, { minMs: 0, maxMs: 1_000_000, defMs: 0 });
   const advertisementIntervalMs = readInterval(spec, p, issues, version);
 
-  const unicastPeers = list(spec, 'unicastPeers', p, issues).flatMap((v, i) => {
+  const unicastPeers = list(spec, 'unicastPeers', p, issues, MAX_UNICAST_PEERS).flatMap((v, i) => {
     const a = typeof v === 'string' ? parseAddress(v) : undefined;
     if (!a) return issues.add(`${p}.unicastPeers[${i}]`, `must be an IP address, got ${describe(v)}`), [];
     if (vips.length > 0 && a.family !== family) {
@@ -118,6 +123,7 @@ export function parseVrrpInstanceSpec(name: string, spec: Obj, issues: IssueList
     delayMs: duration(garpObj, 'delay', `${p}.garp`, issues, { minMs: 0, maxMs: 3_600_000, defMs: 5000 }) ?? 0,
     refreshMs: duration(garpObj, 'refresh', `${p}.garp`, issues, { minMs: 0, maxMs: 86_400_000, defMs: 0 }) ?? 0,
   };
+  const allowedNamespaces = readAllowedNamespaces(spec, p, issues);
 
   if (issues.issues.length !== before || vrid === undefined || priority === undefined
     || preemptDelayMs === undefined || advertisementIntervalMs === undefined) return undefined;
@@ -126,9 +132,48 @@ export function parseVrrpInstanceSpec(name: string, spec: Obj, issues: IssueList
     spec: {
       vrid, version, interface: iface, nodeSelector, virtualIPs: vips, family, priority,
       priorityOverrides, preempt, preemptDelayMs, advertisementIntervalMs, unicastPeers,
-      authentication, tracks, garp,
+      authentication, tracks, garp, allowedNamespaces,
     },
   };
+}
+
+/** Whether a VirtualServer in `namespace` may bind to this instance's VIPs. */
+export function allowsNamespace(spec: VrrpInstanceSpec, namespace: string): boolean {
+  return spec.allowedNamespaces.includes('*') || spec.allowedNamespaces.includes(namespace);
+}
+
+function readPriorityOverrides(spec: Obj, p: string, issues: IssueList): PriorityOverride[] {
+  const out: PriorityOverride[] = [];
+  list(spec, 'priorityOverrides', p, issues).forEach((o, i) => {
+    const path = `${p}.priorityOverrides[${i}]`;
+    if (!isObj(o)) return issues.add(path, `must be an object, got ${describe(o)}`);
+    rejectUnknown(o, ['node', 'priority'], path, issues);
+    const node = str(o, 'node', path, issues, true);
+    const prio = int(o, 'priority', path, issues, { min: 1, max: 255 });
+    // One priority per node: with two, which one applies would be an accident of order.
+    if (node !== undefined && out.some((x) => x.node === node)) return issues.add(`${path}.node`, `duplicate override for node ${node}`);
+    if (node !== undefined && prio !== undefined) out.push({ node, priority: prio });
+  });
+  return out;
+}
+
+function readAllowedNamespaces(spec: Obj, p: string, issues: IssueList): string[] {
+  if (spec.allowedNamespaces === undefined) return ['*'];
+  const path = `${p}.allowedNamespaces`;
+  const raw = list(spec, 'allowedNamespaces', p, issues, MAX_ALLOWED_NAMESPACES);
+  if (Array.isArray(spec.allowedNamespaces) && raw.length === 0) {
+    issues.add(path, 'must list at least one namespace, or "*" for every namespace (leave it out to allow all)');
+  }
+  const out: string[] = [];
+  raw.forEach((v, i) => {
+    if (typeof v !== 'string' || (v !== '*' && !NAMESPACE_NAME.test(v))) {
+      return issues.add(`${path}[${i}]`, `must be a namespace name or "*", got ${describe(v)}`);
+    }
+    if (out.includes(v)) return issues.add(`${path}[${i}]`, `duplicate namespace ${v}`);
+    out.push(v);
+  });
+  if (out.includes('*') && raw.length > 1) issues.add(path, '"*" allows every namespace: list it alone');
+  return out;
 }
 
 function readNodeSelector(spec: Obj, p: string, issues: IssueList): Record<string, string> {
@@ -195,7 +240,7 @@ function readAuthentication(spec: Obj, p: string, issues: IssueList, version: 2 
 }
 
 function readTracks(spec: Obj, p: string, issues: IssueList): Track[] {
-  return list(spec, 'tracks', p, issues).flatMap((t, i): Track[] => {
+  return list(spec, 'tracks', p, issues, MAX_TRACKS).flatMap((t, i): Track[] => {
     const path = `${p}.tracks[${i}]`;
     if (!isObj(t)) return issues.add(path, `must be an object, got ${describe(t)}`), [];
     rejectUnknown(t, ['name', 'weight', 'exec', 'virtualServer'], path, issues);

@@ -1,0 +1,50 @@
+// VrrpInstance rules added for the Kubernetes control plane: allowedNamespaces and one priority
+// override per node.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseResources } from '../../../src/api/documents.ts';
+import { ConfigError } from '../../../src/api/issues.ts';
+import { allowsNamespace } from '../../../src/api/vrrp-instance.ts';
+import type { VrrpInstance } from '../../../src/api/vrrp-instance.ts';
+
+function instance(extra: string): VrrpInstance {
+  const doc = `apiVersion: kubelived.io/v1alpha1\nkind: VrrpInstance\nmetadata: { name: vi }\nspec:\n  vrid: 1\n  virtualIPs: ["198.18.0.100"]\n${extra.replace(/^/gm, '  ')}\n`;
+  const inst = parseResources(doc, 'f.yaml').vrrpInstances[0];
+  assert.ok(inst);
+  return inst;
+}
+
+function issuesOf(extra: string): { field: string; message: string }[] {
+  try {
+    instance(extra);
+  } catch (e) {
+    assert.ok(e instanceof ConfigError);
+    return e.issues.map(({ field, message }) => ({ field, message }));
+  }
+  assert.fail('accepted');
+}
+
+test('allowedNamespaces: every namespace by default, "*" alone, or a list of names', () => {
+  const all = instance('');
+  assert.deepEqual(all.spec.allowedNamespaces, ['*']);
+  assert.equal(allowsNamespace(all.spec, 'anything'), true);
+  assert.equal(allowsNamespace(instance('allowedNamespaces: ["*"]').spec, 'shop'), true);
+  const some = instance('allowedNamespaces: [shop, web-1]');
+  assert.deepEqual(some.spec.allowedNamespaces, ['shop', 'web-1']);
+  assert.equal(allowsNamespace(some.spec, 'web-1'), true);
+  assert.equal(allowsNamespace(some.spec, 'default'), false);
+});
+
+test('allowedNamespaces: bad lists are refused naming the entry', () => {
+  assert.deepEqual(issuesOf('allowedNamespaces: []'), [{ field: 'spec.allowedNamespaces', message: 'must list at least one namespace, or "*" for every namespace (leave it out to allow all)' }]);
+  assert.deepEqual(issuesOf('allowedNamespaces: ["*", shop]'), [{ field: 'spec.allowedNamespaces', message: '"*" allows every namespace: list it alone' }]);
+  assert.deepEqual(issuesOf('allowedNamespaces: [shop, Shop]'), [{ field: 'spec.allowedNamespaces[1]', message: 'must be a namespace name or "*", got "Shop"' }]);
+  assert.deepEqual(issuesOf('allowedNamespaces: [shop, shop]'), [{ field: 'spec.allowedNamespaces[1]', message: 'duplicate namespace shop' }]);
+  assert.deepEqual(issuesOf(`allowedNamespaces: [${'a'.repeat(64)}]`).map((i) => i.field), ['spec.allowedNamespaces[0]']);
+  assert.deepEqual(issuesOf('allowedNamespaces: shop'), [{ field: 'spec.allowedNamespaces', message: 'must be a list, got "shop"' }]);
+});
+
+test('one priority override per node', () => {
+  assert.deepEqual(issuesOf('priorityOverrides: [{ node: n1, priority: 150 }, { node: n2, priority: 120 }, { node: n1, priority: 90 }]'),
+    [{ field: 'spec.priorityOverrides[2].node', message: 'duplicate override for node n1' }]);
+});
