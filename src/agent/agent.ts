@@ -4,19 +4,30 @@ import { extname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Server } from 'node:http';
 import type { ResourceSet } from '../api/documents.ts';
+import type { RealServer, VirtualServer } from '../api/virtual-server.ts';
 import { ConfigError } from '../api/issues.ts';
 import type { Logger } from '../log.ts';
 import type { ConfigSource } from './config-source.ts';
 import { plansForNode } from './desired.ts';
 import type { NodeIdentity } from './desired.ts';
 import { AgentMetrics } from './metrics.ts';
-import type { FromVrrpThread, ToVrrpThread } from './messages.ts';
+import type { FromVrrpThread, InstancePlan, InstanceSnapshot, ToVrrpThread, TransitionMessage } from './messages.ts';
 import { serveHttp } from './http.ts';
 import { TrackRunner } from './tracks.ts';
 import { IpvsReconciler } from './ipvs-reconciler.ts';
 import type { IpvsPort } from './ipvs-reconciler.ts';
 import { OwnershipFile } from './ownership.ts';
 import { MAX_HAND_OVER_MS } from './messages.ts';
+
+/** Where a reporting agent (Kubernetes mode) sends what its node does; see kube-status.ts. */
+export interface StatusSink {
+  /** After each applied config: the instances and VirtualServers this node runs. */
+  running(plans: readonly InstancePlan[], virtualServers: readonly VirtualServer[]): void;
+  transition(t: TransitionMessage): void;
+  snapshot(instances: readonly InstanceSnapshot[]): void;
+  /** Every health check result of a real server. */
+  realServer(owner: string, server: RealServer, up: boolean): void;
+}
 
 export interface AgentOptions {
   node: NodeIdentity;
@@ -27,6 +38,7 @@ export interface AgentOptions {
   stateDir: string;
   /** The kernel's IPVS; opened only once there is something to program. */
   openIpvs: () => IpvsPort;
+  status?: StatusSink;
 }
 
 // Masters hand over for at most MAX_HAND_OVER_MS (all instances at once); then some slack.
@@ -55,7 +67,10 @@ export class Agent {
       ownership: new OwnershipFile(opts.stateDir),
       log: opts.log,
       observer: {
-        realServer: (owner, server, result, changed, up) => this.metrics.realServer(owner, `${server.address}:${server.port}`, changed, up, result),
+        realServer: (owner, server, result, changed, up) => {
+          this.metrics.realServer(owner, `${server.address}:${server.port}`, changed, up, result);
+          opts.status?.realServer(owner, server, up);
+        },
         reconciled: (ms, ops, failed, status, planned, services, destinations) => {
           this.metrics.reconciled(ms, ops, failed, status, planned, services, destinations);
           for (const st of status) this.tracks.virtualServerQuorum(st.owner, st.quorumUp);
@@ -118,9 +133,10 @@ export class Agent {
   }
 
   private apply(set: ResourceSet): void {
+    const node = { name: this.opts.node.name, labels: this.opts.source.nodeLabels?.() ?? this.opts.node.labels };
     let plans;
     try {
-      plans = plansForNode(set, this.opts.node, (i, t) => this.tracks.isUp(i, t));
+      plans = plansForNode(set, node, (i, t) => this.tracks.isUp(i, t));
     } catch (e) {
       this.opts.log.error({ err: String(e) }, 'configuration rejected; keeping the running one');
       return;
@@ -130,7 +146,10 @@ export class Agent {
     this.send({ type: 'configure', plans });
     // Every node of a VirtualServer's instance programs it, backups too (as keepalived does),
     // so a takeover only has to move the VIP.
-    this.ipvs.setVirtualServers(set.virtualServers.filter((vs) => plans.some((p) => p.name === vs.spec.vrrpInstanceRef)));
+    const names = new Set(plans.map((p) => p.name));
+    const virtualServers = set.virtualServers.filter((vs) => names.has(vs.spec.vrrpInstanceRef));
+    this.ipvs.setVirtualServers(virtualServers);
+    this.opts.status?.running(plans, virtualServers);
   }
 
   private send(m: ToVrrpThread): void {
@@ -144,9 +163,11 @@ export class Agent {
         this.metrics.transition(m.instance, m.to, m.failoverMs);
         log.info({ instance: m.instance, from: m.from, to: m.to, reason: m.reason, masterIP: m.masterIP, failoverMs: m.failoverMs },
           `${m.instance}: ${m.from} -> ${m.to} (${m.reason})`);
+        this.opts.status?.transition(m);
         break;
       case 'snapshot':
         this.metrics.snapshot(m.instances, m.timerLatenessMs, m.unknownVridDrops);
+        this.opts.status?.snapshot(m.instances);
         break;
       case 'log':
         log[m.level](m.fields, m.msg);

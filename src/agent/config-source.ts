@@ -1,5 +1,5 @@
 // Where the agent's desired resources come from. The standalone agent reads a YAML file; the
-// Kubernetes agent (later) watches the API server. Both deliver whole validated sets.
+// Kubernetes agent watches the API server (kube-config-source.ts). Both deliver whole validated sets.
 import { readFile } from 'node:fs/promises';
 import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
@@ -15,6 +15,11 @@ export interface ConfigSource {
   /** Asks for a re-read now (SIGHUP). */
   reload(): void;
   close(): void;
+  /**
+   * The node's labels when the source knows them (its Node object); they change with it, and a
+   * change is delivered as a new set. Without it the agent's own (--node-label) count.
+   */
+  nodeLabels?(): Record<string, string>;
 }
 
 export class FileConfigSource implements ConfigSource {

@@ -1,6 +1,6 @@
 // Turns validated resources into what this node runs: the instances whose nodeSelector matches
 // the node, with the node's own priority and the secrets resolved.
-import type { ResourceSet } from '../api/documents.ts';
+import type { ResourceSet, Secret } from '../api/documents.ts';
 import type { VrrpInstance } from '../api/vrrp-instance.ts';
 import type { InstancePlan } from './messages.ts';
 
@@ -41,14 +41,27 @@ function planFor(inst: VrrpInstance, set: ResourceSet, node: NodeIdentity, track
 }
 
 function secretValue(inst: VrrpInstance, set: ResourceSet): string {
+  const r = password(inst, set.secrets);
+  if ('problem' in r) throw new Error(r.problem);
+  return r.value;
+}
+
+/** Why the VRRPv2 password of `inst` cannot be taken from `secrets`; undefined when it can or needs none. */
+export function passwordProblem(inst: VrrpInstance, secrets: readonly Secret[]): string | undefined {
+  if (!inst.spec.authentication) return undefined;
+  const r = password(inst, secrets);
+  return 'problem' in r ? r.problem : undefined;
+}
+
+function password(inst: VrrpInstance, secrets: readonly Secret[]): { value: string } | { problem: string } {
   const ref = inst.spec.authentication?.secretRef;
-  if (!ref) throw new Error('no secretRef');
+  if (!ref) return { problem: `VrrpInstance/${inst.name}: spec.authentication: no secretRef` };
   const where = `VrrpInstance/${inst.name}: spec.authentication.secretRef`;
-  const secret = set.secrets.find((s) => s.namespace === ref.namespace && s.name === ref.name);
-  if (!secret) throw new Error(`${where}: Secret ${ref.namespace}/${ref.name} not found`);
+  const secret = secrets.find((s) => s.namespace === ref.namespace && s.name === ref.name);
+  if (!secret) return { problem: `${where}: Secret ${ref.namespace}/${ref.name} not found` };
   const value = secret.data[ref.key];
-  if (!value) throw new Error(`${where}: Secret ${ref.namespace}/${ref.name} has no key ${ref.key}`);
+  if (!value) return { problem: `${where}: Secret ${ref.namespace}/${ref.name} has no key ${ref.key}` };
   // The v2 simple password field is 8 bytes on the wire.
-  if (value.length > 8) throw new Error(`${where}: password is ${value.length} bytes, VRRPv2 allows at most 8`);
-  return value.toString('utf8');
+  if (value.length > 8) return { problem: `${where}: password is ${value.length} bytes, VRRPv2 allows at most 8` };
+  return { value: value.toString('utf8') };
 }

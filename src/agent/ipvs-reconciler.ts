@@ -75,6 +75,7 @@ export class IpvsReconciler {
       if (!changed) return;
       opts.log.info({ virtualServer: owner, realServer: `${server.address}:${server.port}`, up, detail: result.detail },
         `real server ${server.address}:${server.port} of ${owner} ${up ? 'up' : 'down'}`);
+      this.markDirty([owner]);
       this.kick();
     });
   }

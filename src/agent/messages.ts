@@ -39,8 +39,21 @@ export interface InstanceSnapshot {
   drops: Record<string, number>;
 }
 
+/** A state change of one instance on this node. */
+export interface TransitionMessage {
+  type: 'transition';
+  instance: string;
+  from: string;
+  to: string;
+  reason: string;
+  masterIP: string | undefined;
+  /** The priority the node advertises in its new state (tracks included). */
+  effectivePriority: number;
+  failoverMs: number | undefined;
+}
+
 export type FromVrrpThread =
-  | { type: 'transition'; instance: string; from: string; to: string; reason: string; masterIP: string | undefined; failoverMs: number | undefined }
+  | TransitionMessage
   | { type: 'snapshot'; instances: InstanceSnapshot[]; timerLatenessMs: number; unknownVridDrops: number }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; msg: string; fields: Record<string, unknown> }
   | { type: 'configured' }

@@ -325,7 +325,7 @@ export class VrrpEngine {
       case 'transition': {
         const failoverMs = a.to === 'Master' && a.from === 'Backup' && slot.lastAdvertAt !== undefined
           ? now - slot.lastAdvertAt : undefined;
-        this.post({ type: 'transition', instance: slot.plan.name, from: a.from, to: a.to, reason: a.reason, masterIP: a.masterIP, failoverMs });
+        this.post({ type: 'transition', instance: slot.plan.name, from: a.from, to: a.to, reason: a.reason, masterIP: a.masterIP, effectivePriority: slot.router.effectivePriority, failoverMs });
         break;
       }
     }

@@ -40,12 +40,17 @@ export function configYaml(docs: Record<string, unknown>[]): string {
   return docs.map((d) => stringify(d)).join('---\n');
 }
 
-export interface RunningAgent {
+/** A kubelived agent process in a lab node, followed through its JSON log. */
+export interface AgentProcess {
   node: LabNode;
   proc: LabProcess;
-  configPath: string;
   /** Resolves with the transition into the state at or after output line `from` (default: the first line). */
   waitForState(instance: string, state: 'Master' | 'Backup' | 'Fault' | 'Initialize', timeoutMs: number, from?: number): Promise<TransitionLine>;
+}
+
+/** A standalone agent and the config file it reads. */
+export interface RunningAgent extends AgentProcess {
+  configPath: string;
 }
 
 export interface TransitionLine {
@@ -56,15 +61,11 @@ export interface TransitionLine {
   t: number;
 }
 
-export function startAgent(lab: Lab, node: LabNode, config: string, opts: { metricsAddr?: string; configPath?: string } = {}): RunningAgent {
-  const configPath = opts.configPath ?? join(mkdtempSync(join(tmpdir(), `kl-${node.name}-`)), 'config.yaml');
-  writeFileSync(configPath, config);
-  // Each agent keeps its own state (IPVS ownership) beside its config, as separate nodes would.
-  const argv = [process.execPath, CLI, 'agent', '--config', configPath, '--node', node.name, '--state-dir', dirname(configPath)];
-  if (opts.metricsAddr) argv.push('--metrics-addr', opts.metricsAddr);
-  const proc = lab.spawn(node.netns, argv);
+/** `kubelived agent ARGS...` (the built CLI) in the node's namespace, with extra environment. */
+export function spawnAgent(lab: Lab, node: LabNode, args: string[], env: Record<string, string> = {}): AgentProcess {
+  const proc = lab.spawn(node.netns, [process.execPath, CLI, 'agent', ...args], { env });
   return {
-    node, proc, configPath,
+    node, proc,
     async waitForState(instance, state, timeoutMs, from) {
       const re = new RegExp(`"instance":"${instance}".*"to":"${state}"`);
       const line = await proc.waitForLine(re, timeoutMs, from ?? 0);
@@ -72,4 +73,13 @@ export function startAgent(lab: Lab, node: LabNode, config: string, opts: { metr
       return { instance: j.instance, from: j.from, to: j.to, reason: j.reason, t: Date.parse(j.time) };
     },
   };
+}
+
+export function startAgent(lab: Lab, node: LabNode, config: string, opts: { metricsAddr?: string; configPath?: string } = {}): RunningAgent {
+  const configPath = opts.configPath ?? join(mkdtempSync(join(tmpdir(), `kl-${node.name}-`)), 'config.yaml');
+  writeFileSync(configPath, config);
+  // Each agent keeps its own state (IPVS ownership) beside its config, as separate nodes would.
+  const args = ['--config', configPath, '--node', node.name, '--state-dir', dirname(configPath)];
+  if (opts.metricsAddr) args.push('--metrics-addr', opts.metricsAddr);
+  return { ...spawnAgent(lab, node, args), configPath };
 }

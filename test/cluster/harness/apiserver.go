@@ -152,6 +152,10 @@ func apiserverArgs(dir string, ep endpoint, etcdURL string) []string {
 		"--service-account-signing-key-file=" + f("sa.key"),
 		"--service-cluster-ip-range=" + serviceClusterIPRange,
 		"--profiling=false",
+		// Without a bound, a graceful stop waits for every open watch (agents hold several)
+		// until the test's stop deadline; a real apiserver behind a load balancer has the
+		// same grace, clients re-watch elsewhere.
+		"--shutdown-watch-termination-grace-period=5s",
 	}
 }
 

@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { parseResources } from '../../../src/api/documents.ts';
@@ -156,4 +158,40 @@ test('a change to one VirtualServer is one operation, planned without dumping th
   assert.deepEqual(kernel.applied.at(-1), [{ op: 'deleteService', key: { family: 4, protocol: 'TCP', address: '198.18.0.100', port: 443 } }]);
   assert.deepEqual(kernel.dumpState.map((d) => `${d.key.address}:${d.key.port}`).sort(), ['10.96.0.1:443', '198.18.0.100:80']);
   assert.equal(kernel.dumps, 1);
+});
+
+test('a real server failing its check leaves the kernel at once, without waiting for the next dump', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kl-ipvs-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const listen = async (): Promise<Server> => {
+    const s = createServer((c) => c.end());
+    await new Promise<void>((res) => s.listen(0, '127.0.0.1', res));
+    return s;
+  };
+  const [a, b] = [await listen(), await listen()];
+  t.after(() => { a.close(); b.close(); });
+  const portOf = (s: Server): number => (s.address() as AddressInfo).port;
+  const config = CONFIG.split('---')[0] + `---
+apiVersion: kubelived.io/v1alpha1
+kind: VirtualServer
+metadata: { name: web }
+spec:
+  vrrpInstanceRef: vi
+  virtualIP: 198.18.0.100
+  port: 80
+  healthCheck: { type: TCP, interval: 100ms, timeout: 50ms, fall: 1 }
+  realServers: [{ address: 127.0.0.1, port: ${portOf(a)} }, { address: 127.0.0.1, port: ${portOf(b)} }]
+`;
+  const kernel = new SimKernel();
+  const r = reconciler(kernel, dir);
+  t.after(() => r.stop());
+  r.setVirtualServers(parseResources(config, 'f.yaml').virtualServers);
+  await r.settled();
+  const destinations = (): number | undefined => kernel.dumpState[0]?.destinations.length;
+  assert.equal(destinations(), 2);
+  b.close();
+  const deadline = Date.now() + 3000;
+  while (destinations() !== 1 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+  assert.deepEqual(kernel.dumpState[0]?.destinations.map((d) => d.port), [portOf(a)]);
+  assert.equal(kernel.dumps, 1, 'planned incrementally');
 });

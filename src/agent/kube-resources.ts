@@ -1,0 +1,313 @@
+// The Kubernetes objects an agent sees -> the ResourceSet its node runs. The same validation as
+// the config file (src/api/documents.ts), but one invalid object must not block the others:
+// the file is one author's whole config, the cluster is many authors' objects. An invalid
+// object is skipped with a log line naming it and its field, and its last valid version (if it
+// had one) keeps running; the controller reports the problem in the object's conditions.
+// Only what selects this node is read (other nodes' instances are not this agent's to judge),
+// and every object is validated once per spec version (uid and generation): a rebuild after a
+// one-object change costs a map lookup per other object.
+import { readSecret, readVirtualServer, readVrrpInstance, segmentKey } from '../api/documents.ts';
+import type { Read, ResourceSet, Secret } from '../api/documents.ts';
+import { isObj } from '../api/fields.ts';
+import { formatIssue } from '../api/issues.ts';
+import type { VirtualServer } from '../api/virtual-server.ts';
+import { allowsNamespace } from '../api/vrrp-instance.ts';
+import type { VrrpInstance } from '../api/vrrp-instance.ts';
+import { serviceKeyString } from '../ipvs/keys.ts';
+import type { KubeObject } from '../kube/resources.ts';
+import type { Logger } from '../log.ts';
+import { passwordProblem, selects } from './desired.ts';
+import { backendServers, withBackends } from './kube-endpoints.ts';
+
+export type ApiObject = KubeObject & Record<string, unknown>;
+
+/** What the informers hold, as the builder reads it. */
+export interface KubeView {
+  /** The node's labels; the last known ones while its Node cannot be read. */
+  labels: Record<string, string>;
+  /** The agent's namespace: the only one it may read Secrets in. */
+  namespace: string;
+  vrrpInstances(): Iterable<ApiObject>;
+  virtualServers(): Iterable<ApiObject>;
+  secrets(): Iterable<ApiObject>;
+  service(namespace: string, name: string): ApiObject | undefined;
+  endpointSlices(namespace: string, service: string): readonly ApiObject[];
+}
+
+/** An instance with the Secret its password was checked against. */
+interface ResolvedInstance {
+  instance: VrrpInstance;
+  secret: Secret | undefined;
+  created: string;
+}
+
+interface InstanceMemo {
+  version: string;
+  read: Read<VrrpInstance>;
+}
+
+interface ServerMemo {
+  version: string;
+  instance: VrrpInstance;
+  read: Read<VirtualServer>;
+  /** The Service and EndpointSlice versions the backends were resolved from. */
+  backendsFrom?: string;
+  resolved?: { vs: VirtualServer } | { problem: string };
+}
+
+export class KubeResources {
+  private readonly log: Logger;
+  private readonly instanceMemo = new Map<string, InstanceMemo>();
+  private readonly serverMemo = new Map<string, ServerMemo>();
+  private secretMemo = new Map<string, { version: string; secret: Secret | undefined }>();
+  /** The last version of each object that was valid and usable, by kind/name. */
+  private readonly lastInstance = new Map<string, ResolvedInstance>();
+  private readonly lastServer = new Map<string, { vs: VirtualServer; created: string }>();
+  /** The problem last logged per object, so each is logged once, not on every rebuild. */
+  private readonly reported = new Map<string, string>();
+
+  constructor(log: Logger) {
+    this.log = log;
+  }
+
+  build(view: KubeView): ResourceSet {
+    const secrets = this.readSecrets(view);
+    const { instances, used } = this.buildInstances(view, secrets);
+    const virtualServers = this.buildVirtualServers(view, new Map(instances.map((i) => [i.name, i])));
+    return { vrrpInstances: instances, virtualServers, secrets: used };
+  }
+
+  /** The valid Secrets; each read once per version, so an unchanged one keeps its object. */
+  private readSecrets(view: KubeView): Secret[] {
+    const memo = new Map<string, { version: string; secret: Secret | undefined }>();
+    for (const o of view.secrets()) {
+      const key = `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+      const version = o.metadata.resourceVersion ?? '';
+      const before = this.secretMemo.get(key);
+      memo.set(key, before?.version === version ? before : { version, secret: readSecret(o, versionOf(o)).resource });
+    }
+    this.secretMemo = memo;
+    return [...memo.values()].flatMap((m) => (m.secret ? [m.secret] : []));
+  }
+
+  private buildInstances(view: KubeView, secrets: readonly Secret[]): { instances: VrrpInstance[]; used: Secret[] } {
+    const seen = new Set<string>();
+    const chosen: ResolvedInstance[] = [];
+    for (const o of view.vrrpInstances()) {
+      const name = o.metadata.name;
+      const id = `VrrpInstance/${name}`;
+      seen.add(name);
+      if (outsideSelector(o, view.labels)) {
+        this.forget(id);
+        this.lastInstance.delete(name);
+        continue;
+      }
+      let memo = this.instanceMemo.get(name);
+      if (!memo || memo.version !== specVersion(o)) {
+        memo = { version: specVersion(o), read: readVrrpInstance(o, versionOf(o)) };
+        this.instanceMemo.set(name, memo);
+      }
+      const inst = memo.read.resource;
+      const problem = inst
+        ? this.secretProblem(inst, secrets, view.namespace)
+        : memo.read.issues.map(formatIssue).join('; ');
+      if (inst && !problem) {
+        // The shape allowed it, but the parsed selector is what counts.
+        if (!selects(inst.spec.nodeSelector, view.labels)) {
+          this.forget(id);
+          this.lastInstance.delete(name);
+          continue;
+        }
+        const ref = inst.spec.authentication?.secretRef;
+        const secret = ref && secrets.find((s) => s.namespace === ref.namespace && s.name === ref.name);
+        const r = { instance: inst, secret, created: o.metadata.creationTimestamp ?? '' };
+        this.lastInstance.set(name, r);
+        this.accept(id);
+        chosen.push(r);
+        continue;
+      }
+      const last = this.lastInstance.get(name);
+      this.reject(id, problem ?? '', last !== undefined);
+      if (last) chosen.push(last);
+    }
+    for (const name of [...this.lastInstance.keys()]) if (!seen.has(name)) this.lastInstance.delete(name);
+    for (const name of [...this.instanceMemo.keys()]) {
+      if (!seen.has(name)) {
+        this.instanceMemo.delete(name);
+        this.forget(`VrrpInstance/${name}`);
+      }
+    }
+    return this.withoutConflicts(chosen);
+  }
+
+  private secretProblem(inst: VrrpInstance, secrets: readonly Secret[], namespace: string): string | undefined {
+    const ref = inst.spec.authentication?.secretRef;
+    if (ref && ref.namespace !== namespace) {
+      return `VrrpInstance/${inst.name}: spec.authentication.secretRef.namespace: the agent reads Secrets only in its own namespace ${namespace}, not ${ref.namespace}`;
+    }
+    return passwordProblem(inst, secrets);
+  }
+
+  /**
+   * The oldest instance keeps a segment (interface, family, VRID); a newer one sharing it would
+   * answer the other's adverts, so it does not run here. Each Secret is delivered in one
+   * version: an instance kept at its last valid version may need an older one, and then the
+   * older instance's version wins.
+   */
+  private withoutConflicts(chosen: ResolvedInstance[]): { instances: VrrpInstance[]; used: Secret[] } {
+    const instances: VrrpInstance[] = [];
+    const segments = new Map<string, string>();
+    const used = new Map<string, Secret>();
+    for (const r of [...chosen].sort((a, b) => compare(a.created, b.created) || compare(a.instance.name, b.instance.name))) {
+      const id = `VrrpInstance/${r.instance.name}`;
+      const other = segments.get(segmentKey(r.instance));
+      if (other !== undefined) {
+        this.reject(id, `${id}: spec.vrid: VRID ${r.instance.spec.vrid} is already used by VrrpInstance/${other} on the same interface and address family`, false);
+        continue;
+      }
+      const key = r.secret && `${r.secret.namespace}/${r.secret.name}`;
+      const delivered = key !== undefined ? used.get(key) : undefined;
+      if (delivered && passwordProblem(r.instance, [delivered])) {
+        this.reject(id, `${id}: spec.authentication.secretRef: needs another version of Secret ${key} than the one in use`, false);
+        continue;
+      }
+      if (key !== undefined && r.secret && !delivered) used.set(key, r.secret);
+      segments.set(segmentKey(r.instance), r.instance.name);
+      instances.push(r.instance);
+    }
+    return { instances: instances.sort((a, b) => compare(a.name, b.name)), used: [...used.values()] };
+  }
+
+  private buildVirtualServers(view: KubeView, instances: ReadonlyMap<string, VrrpInstance>): VirtualServer[] {
+    const seen = new Set<string>();
+    const chosen: { vs: VirtualServer; created: string }[] = [];
+    for (const o of view.virtualServers()) {
+      const key = `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+      const id = `VirtualServer/${key}`;
+      seen.add(key);
+      const spec = isObj(o.spec) ? o.spec : {};
+      const instance = typeof spec.vrrpInstanceRef === 'string' ? instances.get(spec.vrrpInstanceRef) : undefined;
+      if (!instance) {
+        // Bound to an instance this node does not run: not ours.
+        this.serverMemo.delete(key);
+        this.lastServer.delete(key);
+        this.forget(id);
+        continue;
+      }
+      if (!allowsNamespace(instance.spec, o.metadata.namespace ?? '')) {
+        // The instance's owner decides who may use its VIPs: no last version either.
+        this.lastServer.delete(key);
+        this.reject(id, `${id}: spec.vrrpInstanceRef: VrrpInstance/${instance.name} does not allow VirtualServers of namespace ${o.metadata.namespace ?? ''} (spec.allowedNamespaces)`, false);
+        continue;
+      }
+      let memo = this.serverMemo.get(key);
+      if (!memo || memo.version !== specVersion(o) || memo.instance !== instance) {
+        memo = { version: specVersion(o), instance, read: readVirtualServer(o, versionOf(o), instance) };
+        this.serverMemo.set(key, memo);
+      }
+      const result = this.resolve(memo, view);
+      const created = o.metadata.creationTimestamp ?? '';
+      if ('vs' in result) {
+        this.lastServer.set(key, { vs: result.vs, created });
+        this.accept(id);
+        chosen.push({ vs: result.vs, created });
+        continue;
+      }
+      const last = this.lastServer.get(key);
+      const usable = last && instances.has(last.vs.spec.vrrpInstanceRef) ? last : undefined;
+      this.reject(id, result.problem, usable !== undefined);
+      if (usable) chosen.push(usable);
+    }
+    for (const key of [...this.serverMemo.keys()]) {
+      if (!seen.has(key)) {
+        this.serverMemo.delete(key);
+        this.lastServer.delete(key);
+        this.forget(`VirtualServer/${key}`);
+      }
+    }
+    // The oldest VirtualServer keeps a kernel service; a newer one naming it too does not run.
+    const byService = new Map<string, string>();
+    const out: VirtualServer[] = [];
+    for (const { vs } of chosen.sort((a, b) => compare(a.created, b.created) || compare(ownerKey(a.vs), ownerKey(b.vs)))) {
+      const service = serviceKeyString(vs.spec.key);
+      const other = byService.get(service);
+      if (other !== undefined) {
+        const id = `VirtualServer/${ownerKey(vs)}`;
+        this.reject(id, `${id}: ${vs.spec.key.fwmark !== undefined ? 'spec.fwmark' : 'spec.port'}: the service ${service} is already defined by VirtualServer/${other}`, false);
+        continue;
+      }
+      byService.set(service, ownerKey(vs));
+      out.push(vs);
+    }
+    return out;
+  }
+
+  /** The VirtualServer with its backendRef's endpoints, recomputed only when they changed. */
+  private resolve(memo: ServerMemo, view: KubeView): { vs: VirtualServer } | { problem: string } {
+    const vs = memo.read.resource;
+    if (!vs) return { problem: memo.read.issues.map(formatIssue).join('; ') };
+    const ref = vs.spec.backendRef;
+    if (!ref) return { vs };
+    const service = view.service(vs.namespace, ref.name);
+    const slices = view.endpointSlices(vs.namespace, ref.name);
+    const from = [service?.metadata.resourceVersion ?? '-', ...slices.map((s) => s.metadata.resourceVersion ?? '')].join(' ');
+    if (memo.backendsFrom !== from || !memo.resolved) {
+      const b = backendServers(vs, ref, service, slices);
+      const where = `VirtualServer/${ownerKey(vs)}`;
+      memo.resolved = b.ok ? { vs: withBackends(vs, b.servers) } : { problem: `${where}: ${b.field}: ${b.message}` };
+      memo.backendsFrom = from;
+    }
+    return memo.resolved;
+  }
+
+  private reject(id: string, problem: string, keeping: boolean): void {
+    const text = `${problem}${keeping ? ' (keeping its last valid version)' : ''}`;
+    if (this.reported.get(id) === text) return;
+    this.reported.set(id, text);
+    this.log.warn({ object: id, problem, keeping: keeping ? 'last valid version' : 'nothing' },
+      `${id} skipped: ${problem}${keeping ? '; its last valid version keeps running' : ''}`);
+  }
+
+  private accept(id: string): void {
+    if (!this.reported.has(id)) return;
+    this.reported.delete(id);
+    this.log.info({ object: id }, `${id} is valid again`);
+  }
+
+  private forget(id: string): void {
+    this.reported.delete(id);
+  }
+}
+
+/** True when the object's nodeSelector is well-formed and does not select the node. */
+function outsideSelector(o: ApiObject, labels: Record<string, string>): boolean {
+  const spec = o.spec;
+  if (!isObj(spec) || spec.nodeSelector === undefined) return false;
+  if (!isObj(spec.nodeSelector)) return false;
+  const match = spec.nodeSelector.matchLabels;
+  if (match === undefined) return false;
+  if (!isObj(match) || !Object.values(match).every((v) => typeof v === 'string')) return false;
+  return !selects(match as Record<string, string>, labels);
+}
+
+/**
+ * What identifies a custom resource's spec: its uid and generation, which status writes (every
+ * agent's, every few seconds during a failover) leave alone, unlike the resourceVersion.
+ */
+function specVersion(o: ApiObject): string {
+  return `${o.metadata.uid ?? ''}/${o.metadata.generation ?? o.metadata.resourceVersion ?? ''}`;
+}
+
+/** How messages name an object's version: its generation (what `kubectl get -o yaml` shows). */
+function versionOf(o: ApiObject): string {
+  const g = o.metadata.generation;
+  return g !== undefined ? `generation ${g}` : `resourceVersion ${o.metadata.resourceVersion ?? '?'}`;
+}
+
+function ownerKey(vs: VirtualServer): string {
+  return `${vs.namespace}/${vs.name}`;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

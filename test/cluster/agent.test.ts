@@ -1,0 +1,285 @@
+// The agent in Kubernetes mode against a real kube-apiserver with the chart's RBAC: two lab
+// nodes run the built CLI as the DaemonSet would (same args and env, KUBECONFIG standing in for
+// the ServiceAccount mount). What is checked is what a user sees: which MAC answers the VIP,
+// and what `kubectl get -o json` says in status.nodes.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnAgent, vrrpInstance } from '../lab/agent.ts';
+import type { AgentProcess } from '../lab/agent.ts';
+import { vip4 } from '../lab/lab.ts';
+import type { LabNode } from '../lab/lab.ts';
+import { startProbe } from '../lab/probe.ts';
+import { sleep } from '../lab/run.ts';
+import { waitFor } from '../lab/wait.ts';
+import { assertServedBy, holders } from '../netns/scenario.ts';
+import { startTestCluster } from './lib/cluster.ts';
+import type { Identity, TestCluster } from './lib/cluster.ts';
+import { list } from './lib/manifests.ts';
+
+const NS = 'kubelived-system';
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+let cluster: TestCluster | undefined;
+before(async () => {
+  cluster = await startTestCluster({ nodes: 2, name: 'agent' });
+  await cluster.kubectl(['apply', '-f', join(ROOT, 'crds')]);
+  await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/vrrpinstances.kubelived.io', 'crd/virtualservers.kubelived.io']);
+  await cluster.kubectl(['apply', '-f', join(ROOT, 'deploy/rbac')]);
+});
+after(async () => {
+  await cluster?.teardown();
+});
+function c(): TestCluster {
+  if (!cluster) throw new Error('cluster not started');
+  return cluster;
+}
+function nodes(): [LabNode, LabNode] {
+  const [n1, n2] = c().lab.nodes;
+  assert.ok(n1 && n2);
+  return [n1, n2];
+}
+
+/** One agent per node, with the DaemonSet's args and env; stopped (SIGTERM) when the test ends. */
+function startAgents(t: { after(fn: () => Promise<void>): void }, as: Identity = 'agent', on: LabNode[] = c().lab.nodes): AgentProcess[] {
+  const agents = on.map((n) => {
+    // Separate nodes have separate disks: each agent its own state dir.
+    const stateDir = mkdtempSync(join(tmpdir(), `kl-${n.name}-state-`));
+    t.after(() => Promise.resolve(rmSync(stateDir, { recursive: true, force: true })));
+    return spawnAgent(c().lab, n,
+      ['--kubernetes', '--node', n.name, '--namespace', NS, '--metrics-addr', '0.0.0.0:9641', '--state-dir', stateDir],
+      { NODE_NAME: n.name, POD_NAMESPACE: NS, KUBECONFIG: c().kubeconfig[as] });
+  });
+  t.after(async () => {
+    await Promise.all(agents.map((a) => a.proc.stop(8000)));
+  });
+  return agents;
+}
+
+interface Entry {
+  node: string;
+  state: string;
+  effectivePriority?: number;
+  since?: string;
+  reason?: string;
+  masterIP?: string;
+  healthy?: number;
+  total?: number;
+  quorum?: boolean;
+  realServers?: { address: string; port: number; weight: number; healthy: boolean }[];
+}
+
+/** status.nodes of an object, by node. */
+async function entries(resource: string, namespace?: string): Promise<Record<string, Entry>> {
+  const { stdout } = await c().kubectl(['get', resource, ...(namespace ? ['-n', namespace] : []), '-o', 'json']);
+  const o = JSON.parse(stdout) as { status?: { nodes?: Entry[] } };
+  return Object.fromEntries((o.status?.nodes ?? []).map((e) => [e.node, e]));
+}
+
+async function waitForStates(resource: string, want: Record<string, string>, timeoutMs: number, namespace?: string): Promise<Record<string, Entry>> {
+  return waitFor(`${resource} status.nodes ${JSON.stringify(want)}`, async () => {
+    const e = await entries(resource, namespace);
+    return Object.entries(want).every(([n, s]) => e[n]?.state === s) && Object.keys(e).length === Object.keys(want).length ? e : undefined;
+  }, timeoutMs, 100);
+}
+
+async function apply(docs: Record<string, unknown>[], t: { after(fn: () => Promise<void>): void }): Promise<void> {
+  await c().kubectl(['apply', '-f', '-'], { input: list(docs) });
+  t.after(async () => {
+    await c().kubectl(['delete', '--ignore-not-found', '--wait=false', '-f', '-'], { input: list(docs), allowFail: true });
+  });
+}
+
+const n1First = [{ node: 'n1', priority: 150 }, { node: 'n2', priority: 100 }];
+
+test('an applied VrrpInstance: n1 answers for the VIP, and status, Events and Leases say so', async (t) => {
+  const [n1, n2] = nodes();
+  const vip = vip4(10);
+  await apply([
+    vrrpInstance({ name: 'web', vrid: 61, vips: [`${vip}/24`], priorityOverrides: n1First, advertisementInterval: '100ms' }),
+    {
+      apiVersion: 'kubelived.io/v1alpha1', kind: 'VirtualServer', metadata: { name: 'web', namespace: 'default' },
+      spec: { vrrpInstanceRef: 'web', virtualIP: vip, port: 80, realServers: [{ address: '198.18.1.1', port: 8080, weight: 2 }, { address: '198.18.1.2', port: 8080 }] },
+    },
+  ], t);
+  const [a1, a2] = startAgents(t);
+  await a1?.waitForState('web', 'Master', 15_000);
+  await a2?.waitForState('web', 'Backup', 15_000);
+  await assertServedBy(c().lab, vip, n1);
+
+  const vri = await waitForStates('vrrpinstance/web', { n1: 'MASTER', n2: 'BACKUP' }, 10_000);
+  assert.equal(vri.n1?.effectivePriority, 150);
+  assert.equal(vri.n1?.masterIP, n1.ipv4);
+  assert.equal(vri.n2?.effectivePriority, 100);
+  assert.ok(Date.parse(vri.n1?.since ?? '') > Date.now() - 60_000, `since ${vri.n1?.since}`);
+  // A backup names the master it hears (from the VRRP thread's snapshots).
+  await waitFor('n2 names the master', async () => (await entries('vrrpinstance/web')).n2?.masterIP === n1.ipv4, 5000);
+
+  const vs = await waitForStates('virtualserver/web', { n1: 'MASTER', n2: 'BACKUP' }, 10_000, 'default');
+  assert.deepEqual({ ...vs.n1, since: undefined }, {
+    node: 'n1', state: 'MASTER', healthy: 2, total: 2, quorum: true, since: undefined,
+    realServers: [{ address: '198.18.1.1', port: 8080, weight: 2, healthy: true }, { address: '198.18.1.2', port: 8080, weight: 1, healthy: true }],
+  });
+
+  // Each agent owns its own entry only: its field manager is kubelived-agent/<node>.
+  const { stdout } = await c().kubectl(['get', 'vrrpinstance/web', '--show-managed-fields', '-o', 'json']);
+  const managers = (JSON.parse(stdout) as { metadata: { managedFields: { manager: string; subresource?: string }[] } }).metadata.managedFields
+    .filter((m) => m.subresource === 'status').map((m) => m.manager).sort();
+  assert.deepEqual(managers, ['kubelived-agent/n1', 'kubelived-agent/n2']);
+
+  // (n2 may have been master for a moment before n1 started: its Event is right too.)
+  const event = await waitFor('n1\'s BecameMaster Event', async () => {
+    const { stdout: ev } = await c().kubectl(['get', 'events.events.k8s.io', '-n', 'default', '-o', 'json']);
+    const items = (JSON.parse(ev) as { items: { reason: string; note: string; regarding: { kind: string; name: string }; reportingInstance: string }[] }).items;
+    return items.find((e) => e.reason === 'BecameMaster' && e.regarding.kind === 'VrrpInstance' && e.regarding.name === 'web' && e.reportingInstance === 'n1');
+  }, 10_000, 200);
+  assert.match(event.note, /^node n1: Backup -> Master \(/);
+
+  for (const n of [n1, n2]) {
+    const lease = await waitFor(`Lease kubelived-agent-${n.name}`, async () => {
+      const r = await c().kubectl(['get', 'lease', `kubelived-agent-${n.name}`, '-n', NS, '-o', 'jsonpath={.spec.holderIdentity} {.spec.leaseDurationSeconds}'], { allowFail: true });
+      return r.code === 0 ? r.stdout : undefined;
+    }, 10_000, 200);
+    assert.equal(lease, `${n.name} 40`);
+  }
+});
+
+test('SIGKILL of the master agent: n2\'s entry says MASTER within 2 s of its takeover', async (t) => {
+  const [, n2] = nodes();
+  const vip = vip4(11);
+  await apply([vrrpInstance({ name: 'kill', vrid: 62, vips: [`${vip}/24`], priorityOverrides: n1First, advertisementInterval: '100ms' })], t);
+  const [a1, a2] = startAgents(t);
+  await a1?.waitForState('kill', 'Master', 15_000);
+  await waitForStates('vrrpinstance/kill', { n1: 'MASTER', n2: 'BACKUP' }, 10_000);
+  const from = a2?.proc.mark();
+  a1?.proc.signal('SIGKILL');
+  const takeover = await a2?.waitForState('kill', 'Master', 5000, from);
+  assert.ok(takeover);
+  await waitFor('n2 MASTER in status', async () => (await entries('vrrpinstance/kill')).n2?.state === 'MASTER', 5000, 50);
+  const seen = Date.now();
+  assert.ok(seen - takeover.t <= 2000, `status showed n2 MASTER ${seen - takeover.t} ms after the takeover`);
+  await assertServedBy(c().lab, vip, n2);
+});
+
+test('a priority change in the resource moves the master, and status follows', async (t) => {
+  const [n1, n2] = nodes();
+  const vip = vip4(12);
+  await apply([vrrpInstance({ name: 'prio', vrid: 63, vips: [`${vip}/24`], priorityOverrides: n1First, advertisementInterval: '100ms' })], t);
+  const [a1, a2] = startAgents(t);
+  await a1?.waitForState('prio', 'Master', 15_000);
+  await assertServedBy(c().lab, vip, n1);
+  const from = a2?.proc.mark();
+  await c().kubectl(['patch', 'vrrpinstance/prio', '--type', 'merge', '-p', JSON.stringify({ spec: { priorityOverrides: [{ node: 'n1', priority: 100 }, { node: 'n2', priority: 200 }] } })]);
+  await a2?.waitForState('prio', 'Master', 5000, from);
+  await assertServedBy(c().lab, vip, n2);
+  const e = await waitForStates('vrrpinstance/prio', { n1: 'BACKUP', n2: 'MASTER' }, 5000);
+  assert.equal(e.n2?.effectivePriority, 200);
+  await waitFor('n1 at priority 100', async () => (await entries('vrrpinstance/prio')).n1?.effectivePriority === 100, 5000);
+});
+
+test('selection follows nodeSelector and Node labels; entries go with it, and SIGTERM leaves STOPPED', async (t) => {
+  const [n1, n2] = nodes();
+  const vip = vip4(14);
+  await apply([vrrpInstance({ name: 'sel', vrid: 65, vips: [`${vip}/24`], priorityOverrides: n1First, advertisementInterval: '100ms' })], t);
+  t.after(async () => { await c().kubectl(['label', 'node', 'n2', 'kubelived-test-']); });
+  const [, a2] = startAgents(t);
+  await waitForStates('vrrpinstance/sel', { n1: 'MASTER', n2: 'BACKUP' }, 15_000);
+
+  const selector = (labels: Record<string, string>): Promise<unknown> =>
+    c().kubectl(['patch', 'vrrpinstance/sel', '--type', 'merge', '-p', JSON.stringify({ spec: { nodeSelector: { matchLabels: labels } } })]);
+  await selector({ 'kubelived-test': 'vip' });
+  await waitFor('no entries left', async () => Object.keys(await entries('vrrpinstance/sel')).length === 0, 10_000, 100);
+  await waitFor('VIP released', async () => (await holders(c().lab, vip)).length === 0, 10_000);
+
+  const from = a2?.proc.mark();
+  await c().kubectl(['label', 'node', 'n2', 'kubelived-test=vip']);
+  await a2?.waitForState('sel', 'Master', 10_000, from);
+  await assertServedBy(c().lab, vip, n2);
+  await waitForStates('vrrpinstance/sel', { n2: 'MASTER' }, 5000);
+  assert.deepEqual(await holders(c().lab, vip), ['n2']);
+  assert.ok(!(await c().lab.addresses(n1)).includes(vip));
+
+  a2?.proc.signal('SIGTERM');
+  assert.equal(await a2?.proc.exited, 0);
+  const e = await entries('vrrpinstance/sel');
+  assert.equal(e.n2?.state, 'STOPPED', 'written before the agent exited');
+  assert.deepEqual(await holders(c().lab, vip), [], 'the VIP went with it');
+});
+
+test('API server down for 60 s: the VIP keeps answering, nothing is re-applied, and status catches up', async (t) => {
+  const [n1, n2] = nodes();
+  const vip = vip4(13);
+  // A per-node file lowers that node's priority (a track), to cause a transition during the outage.
+  const drain = mkdtempSync(join(tmpdir(), 'kl-drain-'));
+  t.after(() => rmSync(drain, { recursive: true, force: true }));
+  await apply([vrrpInstance({
+    name: 'outage', vrid: 64, vips: [`${vip}/24`], priorityOverrides: n1First, advertisementInterval: '100ms',
+    tracks: [{ name: 'drain', weight: -100, exec: { command: ['sh', '-c', `test ! -e ${drain}/$NODE_NAME`], interval: '200ms' } }],
+  })], t);
+  const [a1, a2] = startAgents(t);
+  await a1?.waitForState('outage', 'Master', 15_000);
+  await waitForStates('vrrpinstance/outage', { n1: 'MASTER', n2: 'BACKUP' }, 10_000);
+  await assertServedBy(c().lab, vip, n1);
+  const probe = await startProbe(c().lab, vip, { intervalMs: 10 });
+  t.after(async () => { await probe.stop(); });
+  const marks = [a1?.proc.mark() ?? 0, a2?.proc.mark() ?? 0];
+
+  let apiUp = true;
+  try {
+    apiUp = false;
+    await c().stopApiServer();
+    const down = Date.now();
+    await sleep(30_000);
+    assert.deepEqual(await holders(c().lab, vip), ['n1'], 'the master keeps its VIP');
+    const quiet = probe.snapshot();
+    assert.deepEqual(quiet.macChanges().filter((m) => m.t > down).map((m) => m.mac), [], 'only n1 answered');
+    assert.ok(quiet.replies.filter((r) => r.t > down).every((r) => r.mac === n1.mac));
+    assert.deepEqual(quiet.gaps(300).filter((g) => g.start > down), [], 'no outage for the client');
+
+    // A transition while the API server is away: n1's track fails, n2 takes over.
+    const from = a2?.proc.mark();
+    writeFileSync(join(drain, 'n1'), '');
+    const takeover = await a2?.waitForState('outage', 'Master', 5000, from);
+    assert.ok(takeover);
+    await assertServedBy(c().lab, vip, n2);
+    await sleep(Math.max(0, down + 60_000 - Date.now()));
+    await c().startApiServer();
+    apiUp = true;
+
+    const after = await waitForStates('vrrpinstance/outage', { n1: 'BACKUP', n2: 'MASTER' }, 30_000);
+    assert.ok(Math.abs(Date.parse(after.n2?.since ?? '') - takeover.t) < 1500, `since ${after.n2?.since} vs takeover ${new Date(takeover.t).toISOString()}`);
+    assert.equal(after.n1?.effectivePriority, 50);
+    const result = probe.snapshot();
+    assert.ok(result.replies.filter((r) => r.t > down).length > 0);
+    const worst = Math.max(0, ...result.gaps(0).filter((g) => g.start > down).map((g) => g.ms));
+    assert.ok(worst < 1000, `longest client gap during the outage ${worst} ms`);
+    // Nothing reached the agents' config while the API server was away or when it came back.
+    [a1, a2].forEach((a, i) => {
+      const lines = a?.proc.output.slice(marks[i]).map((l) => l.line) ?? [];
+      assert.deepEqual(lines.filter((l) => /configuration (changed|applied)|IPVS reconciled/.test(l)), [], `${a?.node.name} re-applied something`);
+    });
+  } finally {
+    // Whatever failed above, the next tests need the API server.
+    if (!apiUp) await c().startApiServer();
+  }
+});
+
+test('without RBAC the agent fails loudly, naming what it may not do; a missing kubeconfig too', async (t) => {
+  const [n1] = nodes();
+  const [a] = startAgents(t, 'nobody', [n1]);
+  assert.ok(a);
+  const code = await Promise.race([a.proc.exited, sleep(30_000).then(() => 'running')]);
+  assert.equal(code, 1);
+  const out = a.proc.output.map((l) => l.line).join('\n');
+  assert.match(out, /not allowed to list\/watch [a-z]+.*cannot list resource/);
+  assert.match(out, /cannot start in Kubernetes mode/);
+
+  const missing = spawnAgent(c().lab, n1, ['--kubernetes', '--node', 'n1', '--namespace', NS, '--state-dir', tmpdir()],
+    { KUBECONFIG: join(tmpdir(), 'no-such-kubeconfig') });
+  t.after(async () => { await missing.proc.stop(1000); });
+  assert.equal(await missing.proc.exited, 1);
+  const fatal = missing.proc.output.map((l) => l.line).find((l) => l.includes('cannot start in Kubernetes mode'));
+  assert.match(fatal ?? '', /no-such-kubeconfig/);
+});

@@ -1,0 +1,232 @@
+// API objects -> the ResourceSet one node runs: selection by the Node's labels, one invalid
+// object skipped (its last valid version kept) without blocking the others, conflicts, Secrets,
+// backendRefs, and rebuilds that keep unchanged resources as the same objects.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { KubeResources } from '../../../src/agent/kube-resources.ts';
+import type { ApiObject, KubeView } from '../../../src/agent/kube-resources.ts';
+
+interface Logged {
+  level: number;
+  msg: string;
+  object?: string;
+  problem?: string;
+}
+
+function logger(): { log: pino.Logger; lines: Logged[] } {
+  const lines: Logged[] = [];
+  const log = pino({ level: 'info' }, { write: (s: string) => { lines.push(JSON.parse(s) as Logged); } });
+  return { log, lines };
+}
+
+let uid = 0;
+function instance(name: string, spec: Record<string, unknown>, meta: Record<string, unknown> = {}): ApiObject {
+  return {
+    apiVersion: 'kubelived.io/v1alpha1', kind: 'VrrpInstance',
+    metadata: { name, uid: `u-${name}`, generation: 1, resourceVersion: String(++uid), creationTimestamp: '2026-01-01T00:00:00Z', ...meta },
+    spec: { vrid: 51, interface: 'eth0', virtualIPs: ['198.18.0.100/24'], ...spec },
+  };
+}
+
+function server(name: string, spec: Record<string, unknown>, meta: Record<string, unknown> = {}): ApiObject {
+  return {
+    apiVersion: 'kubelived.io/v1alpha1', kind: 'VirtualServer',
+    metadata: { name, namespace: 'shop', uid: `u-vs-${name}`, generation: 1, resourceVersion: String(++uid), creationTimestamp: '2026-01-01T00:00:00Z', ...meta },
+    spec: { vrrpInstanceRef: 'vi', virtualIP: '198.18.0.100', port: 80, realServers: [{ address: '10.0.0.1' }], ...spec },
+  };
+}
+
+function secret(name: string, data: Record<string, string>, namespace = 'kubelived-system'): ApiObject {
+  return {
+    apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace, resourceVersion: String(++uid) },
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+  };
+}
+
+class View implements KubeView {
+  labels: Record<string, string> = { 'kubernetes.io/hostname': 'n1' };
+  namespace = 'kubelived-system';
+  vri: ApiObject[] = [];
+  vs: ApiObject[] = [];
+  sec: ApiObject[] = [];
+  svc: ApiObject[] = [];
+  slices: ApiObject[] = [];
+  vrrpInstances(): ApiObject[] { return this.vri; }
+  virtualServers(): ApiObject[] { return this.vs; }
+  secrets(): ApiObject[] { return this.sec; }
+  service(namespace: string, name: string): ApiObject | undefined {
+    return this.svc.find((s) => s.metadata.namespace === namespace && s.metadata.name === name);
+  }
+  endpointSlices(namespace: string, service: string): ApiObject[] {
+    return this.slices.filter((s) => s.metadata.namespace === namespace && s.metadata.labels?.['kubernetes.io/service-name'] === service);
+  }
+}
+
+test('selects the instances whose nodeSelector matches the node, and their VirtualServers only', () => {
+  const { log, lines } = logger();
+  const view = new View();
+  view.vri = [
+    instance('vi', {}),
+    instance('edge', { vrid: 52, virtualIPs: ['198.18.0.101/24'], nodeSelector: { matchLabels: { role: 'edge' } } }),
+    // Invalid, but not this node's: not this agent's to judge or log.
+    instance('other', { vrid: 0, nodeSelector: { matchLabels: { role: 'edge' } } }),
+  ];
+  view.vs = [server('web', {}), server('edge-web', { vrrpInstanceRef: 'edge', virtualIP: '198.18.0.101' })];
+  const r = new KubeResources(log);
+  let set = r.build(view);
+  assert.deepEqual(set.vrrpInstances.map((i) => i.name), ['vi']);
+  assert.deepEqual(set.virtualServers.map((v) => v.name), ['web']);
+  assert.equal(lines.length, 0, JSON.stringify(lines));
+  view.labels = { ...view.labels, role: 'edge' };
+  set = r.build(view);
+  assert.deepEqual(set.vrrpInstances.map((i) => i.name), ['edge', 'vi']);
+  assert.deepEqual(set.virtualServers.map((v) => v.name).sort(), ['edge-web', 'web']);
+  assert.match(lines.map((l) => l.msg).join('\n'), /VrrpInstance\/other skipped: .*spec\.vrid: must be an integer from 1 to 255, got 0/);
+});
+
+test('an invalid change keeps the last valid version running, logs once naming object and field, and blocks nothing else', () => {
+  const { log, lines } = logger();
+  const view = new View();
+  view.vri = [instance('vi', { priority: 120 }), instance('vi2', { vrid: 52, virtualIPs: ['198.18.0.102/24'] })];
+  view.vs = [server('web', {}), server('api', { port: 8080 })];
+  const r = new KubeResources(log);
+  const first = r.build(view);
+  assert.equal(first.vrrpInstances.find((i) => i.name === 'vi')?.spec.priority, 120);
+
+  view.vri = [instance('vi', { priority: 300 }, { generation: 2 }), instance('vi2', { vrid: 52, virtualIPs: ['198.18.0.102/24'], priority: 50 }, { generation: 2 })];
+  view.vs = [server('web', { port: 0 }, { generation: 2 }), server('api', { port: 8081 }, { generation: 2 })];
+  const second = r.build(view);
+  assert.equal(second.vrrpInstances.find((i) => i.name === 'vi')?.spec.priority, 120, 'the last valid version keeps running');
+  assert.equal(second.vrrpInstances.find((i) => i.name === 'vi2')?.spec.priority, 50, 'the valid change of another instance applies');
+  assert.equal(second.virtualServers.find((v) => v.name === 'web')?.spec.key.port, 80);
+  assert.equal(second.virtualServers.find((v) => v.name === 'api')?.spec.key.port, 8081);
+  const warnings = lines.filter((l) => l.level === 40);
+  assert.equal(warnings.length, 2, JSON.stringify(lines));
+  assert.match(warnings[0]?.msg ?? '', /^VrrpInstance\/vi skipped: VrrpInstance\/vi \(generation 2\): spec\.priority: must be an integer from 1 to 255, got 300; its last valid version keeps running$/);
+  assert.match(warnings[1]?.msg ?? '', /VirtualServer\/shop\/web \(generation 2\): spec\.port: must be an integer from 1 to 65535, got 0/);
+
+  r.build(view);
+  assert.equal(lines.filter((l) => l.level === 40).length, 2, 'logged once, not on every rebuild');
+
+  view.vri = [instance('vi', { priority: 130 }, { generation: 3 }), view.vri[1] as ApiObject];
+  const third = r.build(view);
+  assert.equal(third.vrrpInstances.find((i) => i.name === 'vi')?.spec.priority, 130);
+  assert.ok(lines.some((l) => l.msg === 'VrrpInstance/vi is valid again'));
+});
+
+test('an object invalid from the start runs nowhere', () => {
+  const { log } = logger();
+  const view = new View();
+  view.vri = [instance('vi', { virtualIPs: ['198.18.0.1/33'] })];
+  view.vs = [server('web', {})];
+  const set = new KubeResources(log).build(view);
+  assert.deepEqual(set.vrrpInstances, []);
+  assert.deepEqual(set.virtualServers, [], 'its VirtualServers have no instance here');
+});
+
+test('status writes (same generation) and unrelated objects keep every resource the same object', () => {
+  const { log } = logger();
+  const view = new View();
+  view.vri = [instance('vi', {})];
+  view.vs = [server('web', {}), server('api', { port: 8080 })];
+  const r = new KubeResources(log);
+  const a = r.build(view);
+  view.vri = [{ ...(view.vri[0] as ApiObject), metadata: { ...(view.vri[0] as ApiObject).metadata, resourceVersion: '999' }, status: { nodes: [] } }];
+  view.vs = [view.vs[0] as ApiObject, server('api', { port: 8081 }, { generation: 2 })];
+  const b = r.build(view);
+  assert.equal(b.vrrpInstances[0], a.vrrpInstances[0]);
+  assert.equal(b.virtualServers.find((v) => v.name === 'web'), a.virtualServers.find((v) => v.name === 'web'));
+  assert.notEqual(b.virtualServers.find((v) => v.name === 'api'), a.virtualServers.find((v) => v.name === 'api'));
+});
+
+test('two instances on one segment: the older one runs, the newer is skipped', () => {
+  const { log, lines } = logger();
+  const view = new View();
+  view.vri = [
+    instance('young', { virtualIPs: ['198.18.0.101/24'] }, { creationTimestamp: '2026-02-01T00:00:00Z' }),
+    instance('old', {}, { creationTimestamp: '2026-01-01T00:00:00Z' }),
+  ];
+  const set = new KubeResources(log).build(view);
+  assert.deepEqual(set.vrrpInstances.map((i) => i.name), ['old']);
+  assert.match(lines[0]?.msg ?? '', /VrrpInstance\/young: spec\.vrid: VRID 51 is already used by VrrpInstance\/old/);
+});
+
+test('two VirtualServers naming one service: the older one runs', () => {
+  const { log, lines } = logger();
+  const view = new View();
+  view.vri = [instance('vi', {})];
+  view.vs = [server('b', {}, { creationTimestamp: '2026-03-01T00:00:00Z' }), server('a', {}, { creationTimestamp: '2026-02-01T00:00:00Z' })];
+  const set = new KubeResources(log).build(view);
+  assert.deepEqual(set.virtualServers.map((v) => v.name), ['a']);
+  assert.match(lines[0]?.msg ?? '', /VirtualServer\/shop\/b: spec\.port: the service TCP 198\.18\.0\.100:80 is already defined by VirtualServer\/shop\/a/);
+});
+
+test('VRRPv2 passwords come from Secrets of the agent namespace; a missing key keeps the last working pair', () => {
+  const { log, lines } = logger();
+  const view = new View();
+  const auth = (namespace: string): Record<string, unknown> => ({ version: 2, authentication: { type: 'PASS', secretRef: { namespace, name: 'vrrp', key: 'password' } } });
+  view.vri = [instance('vi', auth('kubelived-system'))];
+  view.sec = [secret('vrrp', { password: 'pw1' })];
+  const r = new KubeResources(log);
+  let set = r.build(view);
+  assert.deepEqual(set.vrrpInstances.map((i) => i.name), ['vi']);
+  assert.equal(set.secrets[0]?.data.password?.toString(), 'pw1');
+
+  view.sec = [secret('vrrp', { other: 'x' })];
+  set = r.build(view);
+  assert.deepEqual(set.vrrpInstances.map((i) => i.name), ['vi']);
+  assert.equal(set.secrets[0]?.data.password?.toString(), 'pw1', 'the Secret version the instance was valid with');
+  assert.match(lines.at(-1)?.msg ?? '', /Secret kubelived-system\/vrrp has no key password; its last valid version keeps running/);
+
+  const other = new KubeResources(log).build(Object.assign(new View(), { vri: [instance('vi', auth('default'))], sec: [secret('vrrp', { password: 'pw' }, 'default')] }));
+  assert.deepEqual(other.vrrpInstances, []);
+  assert.match(lines.at(-1)?.msg ?? '', /secretRef\.namespace: the agent reads Secrets only in its own namespace kubelived-system, not default/);
+});
+
+test('a backendRef gets the ready endpoints; a Service without the port is skipped until fixed', () => {
+  const { log, lines } = logger();
+  const view = new View();
+  view.vri = [instance('vi', {})];
+  view.vs = [server('web', { realServers: undefined, backendRef: { name: 'web', port: 'http' } })];
+  view.svc = [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', resourceVersion: '1' }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] } }];
+  const slice = (rv: string, addresses: string[]): ApiObject => ({
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', addressType: 'IPv4',
+    metadata: { name: 'web-x', namespace: 'shop', resourceVersion: rv, labels: { 'kubernetes.io/service-name': 'web' } },
+    ports: [{ name: 'http', port: 8080 }], endpoints: addresses.map((a) => ({ addresses: [a], conditions: { ready: true } })),
+  });
+  view.slices = [slice('1', ['10.1.0.1', '10.1.0.2'])];
+  const r = new KubeResources(log);
+  const a = r.build(view);
+  assert.deepEqual(a.virtualServers[0]?.spec.realServers.map((s) => `${s.address}:${s.port}`), ['10.1.0.1:8080', '10.1.0.2:8080']);
+  assert.equal(r.build(view).virtualServers[0], a.virtualServers[0], 'unchanged endpoints: the same object');
+  view.slices = [slice('2', ['10.1.0.2'])];
+  assert.deepEqual(r.build(view).virtualServers[0]?.spec.realServers.map((s) => s.address), ['10.1.0.2']);
+  view.svc = [{ ...(view.svc[0] as ApiObject), metadata: { name: 'web', namespace: 'shop', resourceVersion: '2' }, spec: { ports: [{ name: 'grpc', port: 81 }] } }];
+  assert.deepEqual(r.build(view).virtualServers[0]?.spec.realServers.map((s) => s.address), ['10.1.0.2'], 'last valid version');
+  assert.match(lines.at(-1)?.msg ?? '', /VirtualServer\/shop\/web: spec\.backendRef\.port: Service shop\/web has no port named http/);
+});
+
+test('deleting an object removes it, and its last valid version with it', () => {
+  const { log } = logger();
+  const view = new View();
+  view.vri = [instance('vi', {})];
+  view.vs = [server('web', {})];
+  const r = new KubeResources(log);
+  r.build(view);
+  view.vs = [server('web', { port: 0 }, { generation: 2 })];
+  assert.equal(r.build(view).virtualServers.length, 1);
+  view.vs = [];
+  assert.equal(r.build(view).virtualServers.length, 0);
+  view.vs = [server('web', { port: 0 }, { uid: 'new', generation: 1 })];
+  assert.equal(r.build(view).virtualServers.length, 0, 'a re-created invalid object has no last valid version');
+});
+
+test('a VirtualServer of a namespace the instance does not allow does not run, and is logged', () => {
+  const { log, lines } = logger();
+  const view = new View();
+  view.vri = [instance('vi', { allowedNamespaces: ['web'] })];
+  view.vs = [server('web', {})];
+  assert.deepEqual(new KubeResources(log).build(view).virtualServers, []);
+  assert.match(lines[0]?.msg ?? '', /VrrpInstance\/vi does not allow VirtualServers of namespace shop \(spec\.allowedNamespaces\)/);
+});
