@@ -1,13 +1,24 @@
 #!/usr/bin/env node
-// `kubelived` command line: `agent` runs the node agent, `version` prints the version.
+// `kubelived` command line: `controller` (the cluster-wide controller), `agent` (the node agent),
+// `self-check` and `version`.
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../api/issues.ts';
 import { runAgent } from './agent-command.ts';
+import { runController } from './controller-command.ts';
+import { runSelfCheck } from './self-check.ts';
 
 const USAGE = `usage:
   kubelived agent --config FILE --node NAME [--node-label KEY=VALUE ...] [--metrics-addr HOST:PORT]
                   [--state-dir DIR (default /var/lib/kubelived)]
+  kubelived agent --kubernetes --node NAME --namespace NS [--metrics-addr HOST:PORT] [--state-dir DIR]
+                  (credentials: KUBECONFIG, else the pod's ServiceAccount; NODE_NAME and
+                  POD_NAMESPACE are the defaults of --node and --namespace)
+  kubelived controller [--namespace NS (default POD_NAMESPACE, else kubelived-system)]
+                  [--agent-image IMAGE] [--agent-config FILE (image, nodeSelector, tolerations, resources)]
+                  [--metrics-addr HOST:PORT (default :9640)] [--leader-elect-lease-duration 15s]
+                  [--leader-elect-renew-deadline 10s] [--leader-elect-retry-period 2s]
+  kubelived self-check [--interface NAME (default lo)] [--require-ipvs]
   kubelived version`;
 
 function version(): string {
@@ -27,21 +38,60 @@ async function main(argv: string[]): Promise<number> {
         args: rest,
         options: {
           config: { type: 'string' },
-          node: { type: 'string' },
+          kubernetes: { type: 'boolean', default: false },
+          node: { type: 'string', default: process.env.NODE_NAME },
+          namespace: { type: 'string', default: process.env.POD_NAMESPACE },
           'node-label': { type: 'string', multiple: true },
           'metrics-addr': { type: 'string' },
           'state-dir': { type: 'string', default: '/var/lib/kubelived' },
         },
         strict: true,
       });
-      if (!values.config || !values.node) throw new UsageError('agent needs --config FILE and --node NAME');
-      return runAgent({
-        config: values.config,
-        node: values.node,
-        labels: values['node-label'] ?? [],
-        metricsAddr: values['metrics-addr'],
-        stateDir: values['state-dir'],
+      if ((values.config === undefined) === !values.kubernetes) throw new UsageError('agent needs exactly one of --config FILE and --kubernetes');
+      if (!values.node) throw new UsageError('agent needs --node NAME (or NODE_NAME)');
+      const common = { node: values.node, metricsAddr: values['metrics-addr'], stateDir: values['state-dir'] };
+      if (values.config !== undefined) {
+        return runAgent({ ...common, mode: 'file', config: values.config, labels: values['node-label'] ?? [] });
+      }
+      if (values['node-label']) throw new UsageError('--node-label is for --config only: with --kubernetes the labels are the Node object\'s');
+      if (!values.namespace) throw new UsageError('agent --kubernetes needs --namespace NS (or POD_NAMESPACE)');
+      return runAgent({ ...common, mode: 'kubernetes', namespace: values.namespace });
+    }
+    case 'controller': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          namespace: { type: 'string', default: process.env.POD_NAMESPACE ?? 'kubelived-system' },
+          'agent-image': { type: 'string' },
+          'agent-config': { type: 'string' },
+          'metrics-addr': { type: 'string', default: ':9640' },
+          'leader-elect-lease-duration': { type: 'string', default: '15s' },
+          'leader-elect-renew-deadline': { type: 'string', default: '10s' },
+          'leader-elect-retry-period': { type: 'string', default: '2s' },
+        },
+        strict: true,
       });
+      return runController({
+        namespace: values.namespace,
+        agentImage: values['agent-image'],
+        agentConfig: values['agent-config'],
+        metricsAddr: values['metrics-addr'],
+        leaseDuration: values['leader-elect-lease-duration'],
+        renewDeadline: values['leader-elect-renew-deadline'],
+        retryPeriod: values['leader-elect-retry-period'],
+        defaultImage: `kubelived:${version()}`,
+      });
+    }
+    case 'self-check': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          interface: { type: 'string', default: 'lo' },
+          'require-ipvs': { type: 'boolean', default: false },
+        },
+        strict: true,
+      });
+      return runSelfCheck({ interface: values.interface, requireIpvs: values['require-ipvs'] });
     }
     default:
       throw new UsageError(command ? `unknown command ${command}` : 'no command given');
