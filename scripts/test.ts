@@ -1,6 +1,7 @@
 // `npm test`: every tier, in order, failing loudly when a tier cannot run (a skipped tier is a
 // failure, not a pass). Prints one closing line "tests: N passed, N failed" over all tiers.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 interface Tier {
   name: string;
@@ -12,12 +13,21 @@ interface Tier {
 const node = process.execPath;
 const TIERS: Tier[] = [
   { name: 'typecheck', argv: [node, 'node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], counts: false },
+  // The agents the netns, ipvs-vm and cluster tiers start run the built CLI in dist/.
+  { name: 'build', argv: [node, 'node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], counts: false },
   { name: 'lint', argv: [node, 'node_modules/eslint/bin/eslint.js', '.'], counts: false },
   { name: 'unit', argv: [node, '--test', '--test-reporter=spec', 'test/unit/**/*.test.ts'], counts: true },
   { name: 'native (ASan/UBSan)', argv: ['bash', 'native/asan-test.sh'], counts: true },
   { name: 'netns', argv: [node, '--test', '--test-concurrency=1', '--test-reporter=spec', 'test/netns/**/*.test.ts'], counts: true },
   // The host kernel has no IPVS: these boot Debian's kernel in a throw-away qemu VM.
   { name: 'ipvs-vm', argv: [node, '--test', '--test-concurrency=1', '--test-reporter=spec', 'test/ipvs-vm/**/*.test.ts'], counts: true },
+  // The image's build script, run in a clean copy of the project (no container engine here).
+  { name: 'image', argv: [node, '--test', '--test-concurrency=1', '--test-reporter=spec', 'test/image/**/*.test.ts'], counts: true },
+  // A real kube-apiserver and etcd (test/cluster/harness, built by test/cluster/build-harness.sh).
+  { name: 'cluster', argv: [node, '--test', '--test-concurrency=1', '--test-reporter=spec', 'test/cluster/**/*.test.ts'], counts: true },
+  // The chart with the real helm (test/helm, built by test/helm/build-helm.sh): lint, golden
+  // renders, and an install into the cluster tier's API server.
+  { name: 'helm', argv: [node, '--test', '--test-concurrency=1', '--test-reporter=spec', 'test/helm/**/*.test.ts'], counts: true },
 ];
 
 function run(t: Tier): Promise<{ code: number; pass: number; fail: number }> {
@@ -45,6 +55,10 @@ function run(t: Tier): Promise<{ code: number; pass: number; fail: number }> {
 
 function preflight(): string | undefined {
   if (process.getuid?.() !== 0) return 'the netns tier needs root (network namespaces, raw sockets)';
+  if (!existsSync('test/cluster/.bin/kubelived-cluster')) {
+    return 'the cluster tier needs the API server harness: run bash test/cluster/build-harness.sh (Go 1.26)';
+  }
+  if (!existsSync('test/helm/.bin/helm')) return 'the helm tier needs helm: run bash test/helm/build-helm.sh (Go 1.26)';
   return undefined;
 }
 
