@@ -83,10 +83,10 @@ test('metrics: state, adverts and event-loop lag are exported', async (t) => {
   await a.waitForState('vi', 'Master', 5000);
   const body = await waitFor('metrics with adverts', async () => {
     const r = await lab().exec(n1.netns, [process.execPath, '-e', 'fetch("http://127.0.0.1:9650/metrics").then(r=>r.text()).then(t=>process.stdout.write(t))']);
-    return /kubelived_vrrp_adverts_sent_total\{instance="vi"\} [1-9]/.test(r.stdout) ? r.stdout : undefined;
+    return /kubelived_vrrp_adverts_sent_total\{vrrp_instance="vi"\} [1-9]/.test(r.stdout) ? r.stdout : undefined;
   }, 5000, 200);
-  assert.match(body, /kubelived_vrrp_state\{instance="vi",state="Master"\} 1/);
-  assert.match(body, /kubelived_vrrp_transitions_total\{instance="vi",to="Master"\} 1/);
+  assert.match(body, /kubelived_vrrp_state\{vrrp_instance="vi",state="Master"\} 1/);
+  assert.match(body, /kubelived_vrrp_transitions_total\{vrrp_instance="vi",to="Master"\} 1/);
   assert.match(body, /nodejs_eventloop_lag_seconds/);
   assert.match(body, /kubelived_vrrp_timer_lateness_seconds/);
   const ready = await lab().exec(n1.netns, [process.execPath, '-e', 'fetch("http://127.0.0.1:9650/readyz").then(r=>process.stdout.write(String(r.status)))']);
