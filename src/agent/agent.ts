@@ -68,7 +68,7 @@ export class Agent {
       log: opts.log,
       observer: {
         realServer: (owner, server, result, changed, up) => {
-          this.metrics.realServer(owner, `${server.address}:${server.port}`, changed, up, result);
+          this.metrics.realServer(owner, server, changed, up, result);
           opts.status?.realServer(owner, server, up);
         },
         reconciled: (ms, ops, failed, status, planned, services, destinations) => {
@@ -80,9 +80,22 @@ export class Agent {
     });
   }
 
-  /** Loads the config (throws ConfigError if invalid) and starts everything. */
+  /**
+   * Serves /healthz at once (the process is alive: a liveness probe must not kill an agent that
+   * waits for an unreachable API server), then loads the config (throws ConfigError if invalid)
+   * and starts everything; /readyz answers 200 once the VRRP thread has applied it.
+   */
   async start(): Promise<void> {
-    const set = await this.opts.source.load();
+    if (this.opts.metricsAddr) {
+      this.server = await serveHttp(this.opts.metricsAddr, this.metrics.registry, () => this.configured);
+    }
+    let set: ResourceSet;
+    try {
+      set = await this.opts.source.load();
+    } catch (e) {
+      this.server?.close();
+      throw e;
+    }
     // The thread's module sits beside this one: dist/*.js in production, src/*.ts under tests.
     this.vrrp = new Worker(new URL(`./vrrp-thread${extname(import.meta.url)}`, import.meta.url), { name: 'vrrp' });
     this.vrrp.on('message', (m: FromVrrpThread) => this.onVrrpMessage(m));
@@ -99,9 +112,6 @@ export class Agent {
       },
       (e) => this.opts.log.error({ err: e instanceof ConfigError ? e.message : String(e) }, 'configuration rejected; keeping the running one'),
     );
-    if (this.opts.metricsAddr) {
-      this.server = await serveHttp(this.opts.metricsAddr, this.metrics.registry, () => this.configured);
-    }
   }
 
   reload(): void {
@@ -149,6 +159,7 @@ export class Agent {
     const names = new Set(plans.map((p) => p.name));
     const virtualServers = set.virtualServers.filter((vs) => names.has(vs.spec.vrrpInstanceRef));
     this.ipvs.setVirtualServers(virtualServers);
+    this.metrics.running(virtualServers);
     this.opts.status?.running(plans, virtualServers);
   }
 

@@ -9,7 +9,6 @@
 // reach the agent.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ResourceSet } from '../api/documents.ts';
-import { isAuthError } from '../kube/client.ts';
 import { makeInformer } from '../kube/informer.ts';
 import type { Informer } from '../kube/informer.ts';
 import { ENDPOINT_SLICES, NODES, SECRETS, VIRTUAL_SERVERS, VRRP_INSTANCES, resourcePath } from '../kube/resources.ts';
@@ -59,7 +58,7 @@ export class KubeConfigSource implements ConfigSource {
   private last: ResourceSet | undefined;
   private onChange: ((set: ResourceSet) => void) | undefined;
   private onError: ((e: unknown) => void) | undefined;
-  /** While load() waits: fails it (RBAC refuses a list, which retrying will not fix). */
+  /** While load() waits: fails it (RBAC keeps refusing a list, which retrying will not fix). */
   private refuse: ((e: Error) => void) | undefined;
   private quiet: NodeJS.Timeout | undefined;
   private deadline: NodeJS.Timeout | undefined;
@@ -68,8 +67,10 @@ export class KubeConfigSource implements ConfigSource {
     this.opts = opts;
     this.log = opts.log;
     this.resources = new KubeResources(opts.log.child({ source: 'kubernetes' }));
-    const informer = (name: string, path: string, selectors: { labelSelector?: string; fieldSelector?: string } = {}): Informer<ApiObject> =>
-      makeInformer<ApiObject>(opts.kc, path, { name, log: opts.log, onError: (e) => this.listFailed(name, e), ...selectors });
+    const informer = (name: string, path: string, selectors: { labelSelector?: string; fieldSelector?: string } = {}): Informer<ApiObject> => {
+      const i: Informer<ApiObject> = makeInformer<ApiObject>(opts.kc, path, { name, log: opts.log, onError: (e) => this.listFailed(i, e), ...selectors });
+      return i;
+    };
     this.nodes = informer(`nodes (${opts.node})`, resourcePath(NODES), { fieldSelector: `metadata.name=${opts.node}` });
     this.instances = informer('vrrpinstances', resourcePath(VRRP_INSTANCES));
     this.servers = informer('virtualservers', resourcePath(VIRTUAL_SERVERS));
@@ -161,9 +162,9 @@ export class KubeConfigSource implements ConfigSource {
     ];
   }
 
-  private listFailed(name: string, e: unknown): void {
-    if (isAuthError(e)) {
-      this.refuse?.(new Error(`not allowed to list/watch ${name}: ${errorText(e)}; the agent's ServiceAccount needs list and watch on it (see deploy/rbac)`));
+  private listFailed(informer: Informer<ApiObject>, e: unknown): void {
+    if (informer.isDenied) {
+      this.refuse?.(new Error(`not allowed to list/watch ${informer.name}: ${errorText(e)}; the agent's ServiceAccount needs list and watch on it (the chart's RBAC: helm install, or kubectl apply -f deploy/manifests/kubelived.yaml)`));
     }
   }
 

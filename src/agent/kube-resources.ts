@@ -3,9 +3,13 @@
 // the file is one author's whole config, the cluster is many authors' objects. An invalid
 // object is skipped with a log line naming it and its field, and its last valid version (if it
 // had one) keeps running; the controller reports the problem in the object's conditions.
-// Only what selects this node is read (other nodes' instances are not this agent's to judge),
-// and every object is validated once per spec version (uid and generation): a rebuild after a
-// one-object change costs a map lookup per other object.
+// Only what selects this node runs or is judged (other nodes' instances are not this agent's to
+// log about), but every valid instance owns its virtual IPs, wherever it runs: the controller
+// gives a VIP to the oldest instance listing it, cluster-wide, and so does the agent. Every
+// object is validated once per spec version (uid and generation): a rebuild after a one-object
+// change costs a map lookup per other object.
+import { olderFirst, vipConflicts, vipConflictText } from '../api/claims.ts';
+import type { Age } from '../api/claims.ts';
 import { readSecret, readVirtualServer, readVrrpInstance, segmentKey } from '../api/documents.ts';
 import type { Read, ResourceSet, Secret } from '../api/documents.ts';
 import { isObj } from '../api/fields.ts';
@@ -34,12 +38,22 @@ export interface KubeView {
   endpointSlices(namespace: string, service: string): readonly ApiObject[];
 }
 
-/** An instance with the Secret its password was checked against. */
-interface ResolvedInstance {
+/** A valid instance and when its object was created. */
+interface AgedInstance {
   instance: VrrpInstance;
-  secret: Secret | undefined;
   created: string;
 }
+
+/** An instance of this node, with the Secret its password was checked against. */
+interface ResolvedInstance extends AgedInstance {
+  secret: Secret | undefined;
+}
+
+/**
+ * What may run, pending the conflict rules: the object's current version, or its last valid
+ * one. Only a current version that passes them counts as valid (again) in the log.
+ */
+type Candidate<T> = T & { current: boolean };
 
 interface InstanceMemo {
   version: string;
@@ -92,43 +106,41 @@ export class KubeResources {
 
   private buildInstances(view: KubeView, secrets: readonly Secret[]): { instances: VrrpInstance[]; used: Secret[] } {
     const seen = new Set<string>();
-    const chosen: ResolvedInstance[] = [];
+    const chosen: Candidate<ResolvedInstance>[] = [];
+    /** Valid instances of other nodes: they run nowhere here, but own their virtual IPs. */
+    const elsewhere: AgedInstance[] = [];
     for (const o of view.vrrpInstances()) {
       const name = o.metadata.name;
       const id = `VrrpInstance/${name}`;
+      const created = o.metadata.creationTimestamp ?? '';
       seen.add(name);
-      if (outsideSelector(o, view.labels)) {
-        this.forget(id);
-        this.lastInstance.delete(name);
-        continue;
-      }
       let memo = this.instanceMemo.get(name);
       if (!memo || memo.version !== specVersion(o)) {
         memo = { version: specVersion(o), read: readVrrpInstance(o, versionOf(o)) };
         this.instanceMemo.set(name, memo);
       }
       const inst = memo.read.resource;
+      // The shape may allow it, but the parsed selector is what counts.
+      if (outsideSelector(o, view.labels) || (inst && !selects(inst.spec.nodeSelector, view.labels))) {
+        this.forget(id);
+        this.lastInstance.delete(name);
+        if (inst) elsewhere.push({ instance: inst, created });
+        continue;
+      }
       const problem = inst
         ? this.secretProblem(inst, secrets, view.namespace)
         : memo.read.issues.map(formatIssue).join('; ');
       if (inst && !problem) {
-        // The shape allowed it, but the parsed selector is what counts.
-        if (!selects(inst.spec.nodeSelector, view.labels)) {
-          this.forget(id);
-          this.lastInstance.delete(name);
-          continue;
-        }
         const ref = inst.spec.authentication?.secretRef;
         const secret = ref && secrets.find((s) => s.namespace === ref.namespace && s.name === ref.name);
-        const r = { instance: inst, secret, created: o.metadata.creationTimestamp ?? '' };
+        const r = { instance: inst, secret, created };
         this.lastInstance.set(name, r);
-        this.accept(id);
-        chosen.push(r);
+        chosen.push({ ...r, current: true });
         continue;
       }
       const last = this.lastInstance.get(name);
       this.reject(id, problem ?? '', last !== undefined);
-      if (last) chosen.push(last);
+      if (last) chosen.push({ ...last, current: false });
     }
     for (const name of [...this.lastInstance.keys()]) if (!seen.has(name)) this.lastInstance.delete(name);
     for (const name of [...this.instanceMemo.keys()]) {
@@ -137,7 +149,7 @@ export class KubeResources {
         this.forget(`VrrpInstance/${name}`);
       }
     }
-    return this.withoutConflicts(chosen);
+    return this.withoutConflicts(chosen, elsewhere);
   }
 
   private secretProblem(inst: VrrpInstance, secrets: readonly Secret[], namespace: string): string | undefined {
@@ -150,19 +162,32 @@ export class KubeResources {
 
   /**
    * The oldest instance keeps a segment (interface, family, VRID); a newer one sharing it would
-   * answer the other's adverts, so it does not run here. Each Secret is delivered in one
-   * version: an instance kept at its last valid version may need an older one, and then the
-   * older instance's version wins.
+   * answer the other's adverts, so it does not run here. Of the rest, one listing a virtual IP
+   * an older instance owns (on any node: `elsewhere` counts) does not run either. Each Secret
+   * is delivered in one version: an instance kept at its last valid version may need an older
+   * one, and then the older instance's version wins.
    */
-  private withoutConflicts(chosen: ResolvedInstance[]): { instances: VrrpInstance[]; used: Secret[] } {
-    const instances: VrrpInstance[] = [];
+  private withoutConflicts(chosen: readonly Candidate<ResolvedInstance>[], elsewhere: readonly AgedInstance[]): { instances: VrrpInstance[]; used: Secret[] } {
     const segments = new Map<string, string>();
-    const used = new Map<string, Secret>();
-    for (const r of [...chosen].sort((a, b) => compare(a.created, b.created) || compare(a.instance.name, b.instance.name))) {
-      const id = `VrrpInstance/${r.instance.name}`;
+    const onSegment: Candidate<ResolvedInstance>[] = [];
+    for (const r of oldestFirst(chosen)) {
       const other = segments.get(segmentKey(r.instance));
       if (other !== undefined) {
+        const id = `VrrpInstance/${r.instance.name}`;
         this.reject(id, `${id}: spec.vrid: VRID ${r.instance.spec.vrid} is already used by VrrpInstance/${other} on the same interface and address family`, false);
+        continue;
+      }
+      segments.set(segmentKey(r.instance), r.instance.name);
+      onSegment.push(r);
+    }
+    const vips = vipConflicts(oldestFirst([...onSegment, ...elsewhere]).map((r) => r.instance));
+    const instances: VrrpInstance[] = [];
+    const used = new Map<string, Secret>();
+    for (const r of onSegment) {
+      const id = `VrrpInstance/${r.instance.name}`;
+      const conflict = vips.get(r.instance.name);
+      if (conflict) {
+        this.reject(id, `${id}: spec.virtualIPs: ${vipConflictText(conflict)}`, false);
         continue;
       }
       const key = r.secret && `${r.secret.namespace}/${r.secret.name}`;
@@ -172,7 +197,7 @@ export class KubeResources {
         continue;
       }
       if (key !== undefined && r.secret && !delivered) used.set(key, r.secret);
-      segments.set(segmentKey(r.instance), r.instance.name);
+      if (r.current) this.accept(id);
       instances.push(r.instance);
     }
     return { instances: instances.sort((a, b) => compare(a.name, b.name)), used: [...used.values()] };
@@ -180,7 +205,7 @@ export class KubeResources {
 
   private buildVirtualServers(view: KubeView, instances: ReadonlyMap<string, VrrpInstance>): VirtualServer[] {
     const seen = new Set<string>();
-    const chosen: { vs: VirtualServer; created: string }[] = [];
+    const chosen: Candidate<{ vs: VirtualServer; created: string }>[] = [];
     for (const o of view.virtualServers()) {
       const key = `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
       const id = `VirtualServer/${key}`;
@@ -209,14 +234,13 @@ export class KubeResources {
       const created = o.metadata.creationTimestamp ?? '';
       if ('vs' in result) {
         this.lastServer.set(key, { vs: result.vs, created });
-        this.accept(id);
-        chosen.push({ vs: result.vs, created });
+        chosen.push({ vs: result.vs, created, current: true });
         continue;
       }
       const last = this.lastServer.get(key);
       const usable = last && instances.has(last.vs.spec.vrrpInstanceRef) ? last : undefined;
       this.reject(id, result.problem, usable !== undefined);
-      if (usable) chosen.push(usable);
+      if (usable) chosen.push({ ...usable, current: false });
     }
     for (const key of [...this.serverMemo.keys()]) {
       if (!seen.has(key)) {
@@ -228,15 +252,17 @@ export class KubeResources {
     // The oldest VirtualServer keeps a kernel service; a newer one naming it too does not run.
     const byService = new Map<string, string>();
     const out: VirtualServer[] = [];
-    for (const { vs } of chosen.sort((a, b) => compare(a.created, b.created) || compare(ownerKey(a.vs), ownerKey(b.vs)))) {
+    const age = (c: { vs: VirtualServer; created: string }): Age => ({ creationTimestamp: c.created, namespace: c.vs.namespace, name: c.vs.name });
+    for (const { vs, current } of chosen.sort((a, b) => olderFirst(age(a), age(b)))) {
+      const id = `VirtualServer/${ownerKey(vs)}`;
       const service = serviceKeyString(vs.spec.key);
       const other = byService.get(service);
       if (other !== undefined) {
-        const id = `VirtualServer/${ownerKey(vs)}`;
         this.reject(id, `${id}: ${vs.spec.key.fwmark !== undefined ? 'spec.fwmark' : 'spec.port'}: the service ${service} is already defined by VirtualServer/${other}`, false);
         continue;
       }
       byService.set(service, ownerKey(vs));
+      if (current) this.accept(id);
       out.push(vs);
     }
     return out;
@@ -302,6 +328,12 @@ function specVersion(o: ApiObject): string {
 function versionOf(o: ApiObject): string {
   const g = o.metadata.generation;
   return g !== undefined ? `generation ${g}` : `resourceVersion ${o.metadata.resourceVersion ?? '?'}`;
+}
+
+/** In the order in which the older instance keeps what two claim. */
+function oldestFirst<T extends AgedInstance>(list: readonly T[]): T[] {
+  const age = (r: AgedInstance): Age => ({ creationTimestamp: r.created, name: r.instance.name });
+  return [...list].sort((a, b) => olderFirst(age(a), age(b)));
 }
 
 function ownerKey(vs: VirtualServer): string {

@@ -21,6 +21,8 @@ export interface ControllerArgs {
   retryPeriod: string;
   /** The image the agents run when neither --agent-image nor the config names one. */
   defaultImage: string;
+  /** The Deployment running the controller, made the agent DaemonSet's owner. */
+  ownerDeployment: string | undefined;
 }
 
 export async function runController(args: ControllerArgs): Promise<number> {
@@ -40,7 +42,8 @@ export async function runController(args: ControllerArgs): Promise<number> {
   const identity = `${process.env.POD_NAME ?? hostname()}_${randomBytes(4).toString('hex')}`;
   const logger = log.child({ identity });
   const controller = new Controller({
-    kc: loadKubeConfig(), namespace: args.namespace, agent, identity, leaderElection, metricsAddr: args.metricsAddr, log: logger,
+    kc: loadKubeConfig(), namespace: args.namespace, agent, identity, leaderElection, metricsAddr: args.metricsAddr,
+    ownerDeployment: args.ownerDeployment, log: logger,
   });
   const stopped = new Promise<number>((resolve) => {
     const stop = (signal: string): void => {

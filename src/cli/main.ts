@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // `kubelived` command line: `controller` (the cluster-wide controller), `agent` (the node agent),
-// `self-check` and `version`.
+// `self-check` and `version`. Each command's module is imported only when it runs: the agent's
+// pulls in the native addon, which the controller, `version` and `self-check` (whose job is to
+// report a broken addon) must not depend on.
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../api/issues.ts';
-import { runAgent } from './agent-command.ts';
-import { runController } from './controller-command.ts';
-import { runSelfCheck } from './self-check.ts';
+import type { AgentArgs } from './agent-command.ts';
 
 const USAGE = `usage:
   kubelived agent --config FILE --node NAME [--node-label KEY=VALUE ...] [--metrics-addr HOST:PORT]
@@ -18,6 +18,7 @@ const USAGE = `usage:
                   [--agent-image IMAGE] [--agent-config FILE (image, nodeSelector, tolerations, resources)]
                   [--metrics-addr HOST:PORT (default :9640)] [--leader-elect-lease-duration 15s]
                   [--leader-elect-renew-deadline 10s] [--leader-elect-retry-period 2s]
+                  [--owner-deployment NAME (the controller's Deployment: it then owns the agent DaemonSet)]
   kubelived self-check [--interface NAME (default lo)] [--require-ipvs]
   kubelived version`;
 
@@ -50,12 +51,16 @@ async function main(argv: string[]): Promise<number> {
       if ((values.config === undefined) === !values.kubernetes) throw new UsageError('agent needs exactly one of --config FILE and --kubernetes');
       if (!values.node) throw new UsageError('agent needs --node NAME (or NODE_NAME)');
       const common = { node: values.node, metricsAddr: values['metrics-addr'], stateDir: values['state-dir'] };
+      let agentArgs: AgentArgs;
       if (values.config !== undefined) {
-        return runAgent({ ...common, mode: 'file', config: values.config, labels: values['node-label'] ?? [] });
+        agentArgs = { ...common, mode: 'file', config: values.config, labels: values['node-label'] ?? [] };
+      } else {
+        if (values['node-label']) throw new UsageError('--node-label is for --config only: with --kubernetes the labels are the Node object\'s');
+        if (!values.namespace) throw new UsageError('agent --kubernetes needs --namespace NS (or POD_NAMESPACE)');
+        agentArgs = { ...common, mode: 'kubernetes', namespace: values.namespace };
       }
-      if (values['node-label']) throw new UsageError('--node-label is for --config only: with --kubernetes the labels are the Node object\'s');
-      if (!values.namespace) throw new UsageError('agent --kubernetes needs --namespace NS (or POD_NAMESPACE)');
-      return runAgent({ ...common, mode: 'kubernetes', namespace: values.namespace });
+      const { runAgent } = await import('./agent-command.ts');
+      return runAgent(agentArgs);
     }
     case 'controller': {
       const { values } = parseArgs({
@@ -68,9 +73,11 @@ async function main(argv: string[]): Promise<number> {
           'leader-elect-lease-duration': { type: 'string', default: '15s' },
           'leader-elect-renew-deadline': { type: 'string', default: '10s' },
           'leader-elect-retry-period': { type: 'string', default: '2s' },
+          'owner-deployment': { type: 'string' },
         },
         strict: true,
       });
+      const { runController } = await import('./controller-command.ts');
       return runController({
         namespace: values.namespace,
         agentImage: values['agent-image'],
@@ -80,6 +87,7 @@ async function main(argv: string[]): Promise<number> {
         renewDeadline: values['leader-elect-renew-deadline'],
         retryPeriod: values['leader-elect-retry-period'],
         defaultImage: `kubelived:${version()}`,
+        ownerDeployment: values['owner-deployment'],
       });
     }
     case 'self-check': {
@@ -91,6 +99,7 @@ async function main(argv: string[]): Promise<number> {
         },
         strict: true,
       });
+      const { runSelfCheck } = await import('./self-check.ts');
       return runSelfCheck({ interface: values.interface, requireIpvs: values['require-ipvs'] });
     }
     default:

@@ -104,5 +104,6 @@ function ignore(): void {}
 
 function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  return err.cause instanceof Error ? `${err.message}: ${err.cause.message}` : err.message;
+  // One line per check: Node's "Cannot find module" adds its require stack on further lines.
+  return err.cause instanceof Error ? `${err.message}: ${err.cause.message.split('\n')[0] ?? ''}` : err.message;
 }

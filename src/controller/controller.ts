@@ -9,7 +9,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { serveHttp } from '../agent/http.ts';
 import { applyObject, applyStatus } from '../kube/apply.ts';
 import { Backoff } from '../kube/backoff.ts';
-import { hasStatus, isAuthError } from '../kube/client.ts';
+import { hasStatus, isAuthError, kubeRequest } from '../kube/client.ts';
 import { EventRecorder } from '../kube/events.ts';
 import type { InvolvedObject } from '../kube/events.ts';
 import { makeInformer } from '../kube/informer.ts';
@@ -17,13 +17,14 @@ import type { Informer } from '../kube/informer.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { agentLeaseName, leaseExpiresAt } from '../kube/lease-heartbeat.ts';
 import {
-  DAEMON_SETS, LEASES, NODES, VIRTUAL_SERVERS, VRRP_INSTANCES, apiVersionOf, objectKey, resourcePath,
+  DAEMON_SETS, DEPLOYMENTS, LEASES, NODES, VIRTUAL_SERVERS, VRRP_INSTANCES, apiVersionOf, objectKey, resourcePath,
 } from '../kube/resources.ts';
 import type { KubeObject, ResourceType } from '../kube/resources.ts';
 import type { Logger } from '../log.ts';
 import type { AgentValues } from './agent-config.ts';
 import { conditionEvents, sameConditions } from './conditions.ts';
 import { AGENT_DAEMONSET, containsAll, renderAgentDaemonSet } from './daemonset.ts';
+import type { Owner } from './daemonset.ts';
 import { ControllerMetrics } from './metrics.ts';
 import type { Condition, InstanceObject, LeaseObject, NodeObject, ServerObject } from './objects.ts';
 import { SpecMemo } from './spec-memo.ts';
@@ -42,6 +43,11 @@ export interface ControllerOptions {
   identity: string;
   leaderElection: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
   metricsAddr: string | undefined;
+  /**
+   * The Deployment (in `namespace`) that runs this controller, which then owns the agent
+   * DaemonSet: deleting it deletes the agents. Without it the DaemonSet has no owner.
+   */
+  ownerDeployment: string | undefined;
   log: Logger;
 }
 
@@ -74,6 +80,8 @@ export class Controller {
   /** What was last written per object, over which resourceVersion: no repeat while the watch catches up. */
   private readonly written = new Map<string, { over: string; json: string }>();
   private server: Server | undefined;
+  /** The owner Deployment's reference, read once (its uid lives as long as our pod). */
+  private owner: Owner | undefined;
   private leading = false;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
@@ -125,18 +133,22 @@ export class Controller {
 
   /**
    * Starts the informers and the HTTP endpoint, waits for the first full sync, then campaigns
-   * for leadership. Rejects when the API server refuses our credentials or RBAC before the
-   * first sync: a deployment error that waiting will not fix.
+   * for leadership. Rejects when the API server keeps refusing our credentials or RBAC before
+   * the first sync: a deployment error that waiting will not fix. Resolves without campaigning
+   * when stop() comes first (SIGTERM while the API server is unreachable).
    */
   async start(): Promise<void> {
     for (const i of this.informers) i.start();
     if (this.opts.metricsAddr) this.server = await serveHttp(this.opts.metricsAddr, this.metrics.registry, () => this.ready);
     await new Promise<void>((resolve, reject) => {
       const check = (): void => {
-        const denied = this.informers.find((i) => !i.isSynced && isAuthError(i.lastError));
-        if (denied) {
+        const denied = this.informers.find((i) => !i.isSynced && i.isDenied);
+        if (this.stopped) {
           clearInterval(poll);
-          reject(new Error(`the API server refuses to let this controller list ${denied.name}: ${String((denied.lastError as Error).message)} (apply deploy/rbac, or check the ServiceAccount)`));
+          resolve();
+        } else if (denied) {
+          clearInterval(poll);
+          reject(new Error(`the API server refuses to let this controller list ${denied.name}: ${String((denied.lastError as Error).message)} (its ServiceAccount needs the chart's RBAC: helm install, or kubectl apply -f deploy/manifests/kubelived.yaml)`));
         } else if (this.ready) {
           clearInterval(poll);
           resolve();
@@ -145,6 +157,7 @@ export class Controller {
       const poll = setInterval(check, 100);
       check();
     });
+    if (this.stopped) return;
     this.log.info({ namespace: this.opts.namespace }, 'caches synced; campaigning for leadership');
     this.elector.start();
   }
@@ -240,7 +253,7 @@ export class Controller {
 
   private async reconcileDaemonSet(): Promise<void> {
     const { namespace } = this.opts;
-    const want = renderAgentDaemonSet(this.opts.agent, namespace);
+    const want = renderAgentDaemonSet(this.opts.agent, namespace, await this.ownerReference());
     const live = this.daemonSets.get(namespace, AGENT_DAEMONSET);
     if (live && containsAll(live, want)) return;
     const key = `DaemonSet/${namespace}/${AGENT_DAEMONSET}`;
@@ -253,12 +266,32 @@ export class Controller {
       await applyObject(this.opts.kc, DAEMON_SETS, { namespace, name: AGENT_DAEMONSET }, want, FIELD_MANAGER, true);
       this.metrics.daemonSetApplies.inc({ result: 'ok' });
       this.written.set(key, { over, json });
-      this.log.info({ namespace, image: this.opts.agent.image }, live ? 'updated the agent DaemonSet' : 'created the agent DaemonSet');
+      this.log.info({ namespace, image: this.opts.agent.image, owner: this.owner?.name }, live ? 'updated the agent DaemonSet' : 'created the agent DaemonSet');
     } catch (e) {
       this.metrics.daemonSetApplies.inc({ result: 'error' });
       this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'could not apply the agent DaemonSet');
       throw e;
     }
+  }
+
+  /** The --owner-deployment's reference; throws (the pass is retried) when it cannot be read. */
+  private async ownerReference(): Promise<Owner | undefined> {
+    const name = this.opts.ownerDeployment;
+    if (name === undefined || this.owner) return this.owner;
+    const { namespace } = this.opts;
+    let uid: string | undefined;
+    try {
+      uid = (await kubeRequest<KubeObject>(this.opts.kc, resourcePath(DEPLOYMENTS, namespace, name))).metadata.uid;
+    } catch (e) {
+      // The Role grants get on the chart's Deployment name only: a wrong name is refused, not missing.
+      const why = isAuthError(e) || hasStatus(e, 404)
+        ? `; --owner-deployment must name the Deployment running this controller, and the controller's Role allow get on deployments/${name}`
+        : '';
+      throw new Error(`cannot read the owner Deployment ${namespace}/${name}: ${e instanceof Error ? e.message : String(e)}${why}`, { cause: e });
+    }
+    if (!uid) throw new Error(`the owner Deployment ${namespace}/${name} has no uid`);
+    this.owner = { apiVersion: apiVersionOf(DEPLOYMENTS), kind: DEPLOYMENTS.kind, name, uid };
+    return this.owner;
   }
 
   /** Validation and summaries from the caches: the status writes needed, and when to look again. */

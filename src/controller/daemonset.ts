@@ -14,13 +14,26 @@ const SELECTOR = { 'app.kubernetes.io/name': 'kubelived', 'app.kubernetes.io/com
 /** The agent's shutdown: hand over (at most MAX_HAND_OVER_MS), then stop; plus slack for a busy node. */
 const GRACE_SECONDS = Math.ceil(MAX_HAND_OVER_MS / 1000) + 10;
 
-/** The DaemonSet as the controller applies it (server-side apply: only these fields are ours). */
-export function renderAgentDaemonSet(values: AgentValues, namespace: string): Record<string, unknown> {
+/** The object whose deletion deletes the DaemonSet (metav1.OwnerReference). */
+export interface Owner {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+}
+
+/**
+ * The DaemonSet as the controller applies it (server-side apply: only these fields are ours).
+ * With an owner (the controller's Deployment) the garbage collector deletes the agents with it,
+ * so `helm uninstall` leaves none behind. Only an owner, not a managing controller
+ * (controller: true): the Deployment controller has nothing to do with DaemonSets.
+ */
+export function renderAgentDaemonSet(values: AgentValues, namespace: string, owner?: Owner): Record<string, unknown> {
   const labels = { ...SELECTOR, 'app.kubernetes.io/managed-by': 'kubelived-controller' };
   return {
     apiVersion: 'apps/v1',
     kind: 'DaemonSet',
-    metadata: { name: AGENT_DAEMONSET, namespace, labels },
+    metadata: { name: AGENT_DAEMONSET, namespace, labels, ...(owner ? { ownerReferences: [owner] } : {}) },
     spec: {
       selector: { matchLabels: SELECTOR },
       updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } },

@@ -49,13 +49,6 @@ export interface LeaseObject extends KubeObject {
   spec?: LeaseSpec;
 }
 
-/** Oldest first, then by name: the order in which the older object keeps what two claim. */
-export function byAge(a: KubeObject, b: KubeObject): number {
-  return compare(a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? '')
-    || compare(a.metadata.namespace ?? '', b.metadata.namespace ?? '')
-    || compare(a.metadata.name, b.metadata.name);
-}
-
 export function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

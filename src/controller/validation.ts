@@ -1,10 +1,11 @@
 // What the schema cannot see because it needs several objects: VRID collisions between
 // instances that share nodes, a VIP claimed by two instances, a VirtualServer whose instance
 // is missing, refuses its namespace or lacks its VIP, two VirtualServers on one kernel service.
-// Pure: objects in, one verdict per object out. The older object (creationTimestamp, then
-// name) keeps what two claim, the same rule the agents apply (src/agent/kube-resources.ts), so
-// what the controller reports is what the nodes run.
+// Pure: objects in, one verdict per object out. The older object keeps what two claim, by the
+// functions the agents apply too (src/api/claims.ts), so what the controller reports is what
+// the nodes run.
 import { parseAddress } from '../api/address.ts';
+import { olderFirst, vipConflicts, vipConflictText } from '../api/claims.ts';
 import { readVirtualServer, readVrrpInstance, segmentKey } from '../api/documents.ts';
 import type { Read } from '../api/documents.ts';
 import { isObj } from '../api/fields.ts';
@@ -15,7 +16,6 @@ import type { VrrpInstance } from '../api/vrrp-instance.ts';
 import { selects } from '../agent/desired.ts';
 import { serviceKeyString } from '../ipvs/keys.ts';
 import { objectKey } from '../kube/resources.ts';
-import { byAge } from './objects.ts';
 import type { InstanceObject, NodeObject, ServerObject } from './objects.ts';
 
 export type InstanceReason = 'Valid' | 'InvalidSpec' | 'VRIDConflict' | 'VIPConflict';
@@ -66,7 +66,7 @@ export function validate(
 ): Verdicts {
   const out: Verdicts = { instances: new Map(), servers: new Map() };
   const valid: { o: InstanceObject; inst: VrrpInstance }[] = [];
-  for (const o of [...instances].sort(byAge)) {
+  for (const o of [...instances].sort((a, b) => olderFirst(a.metadata, b.metadata))) {
     const read = reader.instance(o);
     const inst = read.resource;
     const selected = inst ? nodes.filter((n) => selects(inst.spec.nodeSelector, n.metadata.labels ?? {})).map((n) => n.metadata.name).sort() : [];
@@ -78,7 +78,7 @@ export function validate(
     valid.push({ o, inst });
   }
   rejectSegmentConflicts(valid.map((v) => v.inst), out.instances);
-  rejectVipConflicts(valid.map((v) => v.inst), out.instances);
+  rejectVipConflicts(valid.map((v) => v.inst).filter((i) => out.instances.get(i.name)?.accepted), out.instances);
   validateServers(servers, out, reader);
   return out;
 }
@@ -120,26 +120,15 @@ function rejectSegmentConflicts(ordered: readonly VrrpInstance[], verdicts: Map<
 
 /** A VIP belongs to the oldest instance listing it; a newer one listing it too is rejected. */
 function rejectVipConflicts(ordered: readonly VrrpInstance[], verdicts: Map<string, InstanceVerdict>): void {
-  const owner = new Map<string, string>();
-  for (const inst of ordered) {
-    const v = verdicts.get(inst.name);
-    if (!v?.accepted) continue;
-    const taken = inst.spec.virtualIPs.filter((c) => owner.has(c.address));
-    if (taken.length > 0) {
-      const others = [...new Set(taken.map((c) => owner.get(c.address)))].map((n) => `VrrpInstance/${n}`).join(', ');
-      verdicts.set(inst.name, {
-        ...v, accepted: false, reason: 'VIPConflict',
-        message: `virtual IP ${taken.map((c) => c.address).join(', ')} already belongs to ${others}: one address, one owner`,
-      });
-      continue;
-    }
-    for (const c of inst.spec.virtualIPs) owner.set(c.address, inst.name);
+  for (const [name, c] of vipConflicts(ordered)) {
+    const v = verdicts.get(name);
+    if (v) verdicts.set(name, { ...v, accepted: false, reason: 'VIPConflict', message: vipConflictText(c) });
   }
 }
 
 function validateServers(servers: readonly ServerObject[], out: Verdicts, reader: SpecReader): void {
   const services = new Map<string, string>();
-  for (const o of [...servers].sort(byAge)) {
+  for (const o of [...servers].sort((a, b) => olderFirst(a.metadata, b.metadata))) {
     const key = objectKey(o.metadata.namespace, o.metadata.name);
     const namespace = o.metadata.namespace ?? '';
     const spec = isObj(o.spec) ? o.spec : {};

@@ -18,6 +18,12 @@ import type { KubeObject } from './resources.ts';
 /** A watch open this long (or delivering events) counts as a success for the backoff. */
 const HEALTHY_WATCH_MS = 5000;
 
+/**
+ * How long the API server must keep refusing (401/403) before that is a deployment error
+ * rather than a moment: a restarting API server refuses everyone until its RBAC caches load.
+ */
+export const DENIED_GRACE_MS = 10_000;
+
 export interface InformerHandlers<T> {
   add?(obj: T): void;
   update?(obj: T, old: T): void;
@@ -39,6 +45,8 @@ export class Informer<T extends KubeObject> {
   readonly synced: Promise<void>;
   /** The last failure, until the next successful list or watch. */
   lastError: unknown;
+  /** When the API server began refusing (401/403) with no other outcome since. */
+  private deniedSince: number | undefined;
   private readonly source: ListWatchSource<T>;
   private readonly log: Logger;
   private readonly backoff: Backoff;
@@ -62,6 +70,11 @@ export class Informer<T extends KubeObject> {
 
   get isSynced(): boolean {
     return this.hasSynced;
+  }
+
+  /** Refused (401/403) for DENIED_GRACE_MS and more: missing RBAC, which retrying will not fix. */
+  get isDenied(): boolean {
+    return this.deniedSince !== undefined && Date.now() - this.deniedSince >= DENIED_GRACE_MS;
   }
 
   /** Handlers run synchronously as the cache changes; one that throws is logged and skipped. */
@@ -185,6 +198,7 @@ export class Informer<T extends KubeObject> {
   }
 
   private recovered(): void {
+    this.deniedSince = undefined;
     if (this.lastError === undefined) return;
     this.lastError = undefined;
     this.log.info({ cached: this.cache.size }, `list/watch ${this.name} works again`);
@@ -194,6 +208,7 @@ export class Informer<T extends KubeObject> {
     const text = e instanceof Error ? e.message : String(e);
     const repeat = this.lastError !== undefined && errorText(this.lastError) === text;
     this.lastError = e;
+    this.deniedSince = isAuthError(e) ? this.deniedSince ?? Date.now() : undefined;
     const fields = { err: text, retryMs, attempt: this.backoff.attempts, cached: this.cache.size };
     // Missing RBAC is a deployment error that retrying will not fix: say so loudly.
     if (isAuthError(e)) this.log.error(fields, `not allowed to list/watch ${this.name}: check the ServiceAccount's RBAC`);

@@ -18,16 +18,16 @@ import { assertServedBy, holders } from '../netns/scenario.ts';
 import { startTestCluster } from './lib/cluster.ts';
 import type { Identity, TestCluster } from './lib/cluster.ts';
 import { list } from './lib/manifests.ts';
+import { MANIFESTS_FILE } from '../../scripts/render-manifests.ts';
 
 const NS = 'kubelived-system';
-const ROOT = new URL('../../', import.meta.url).pathname;
 
 let cluster: TestCluster | undefined;
 before(async () => {
   cluster = await startTestCluster({ nodes: 2, name: 'agent' });
-  await cluster.kubectl(['apply', '-f', join(ROOT, 'crds')]);
+  // The install without Helm: CRDs, RBAC, the controller Deployment (no kubelet runs it here).
+  await cluster.kubectl(['apply', '-f', MANIFESTS_FILE]);
   await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/vrrpinstances.kubelived.io', 'crd/virtualservers.kubelived.io']);
-  await cluster.kubectl(['apply', '-f', join(ROOT, 'deploy/rbac')]);
 });
 after(async () => {
   await cluster?.teardown();
@@ -262,6 +262,50 @@ test('API server down for 60 s: the VIP keeps answering, nothing is re-applied, 
     });
   } finally {
     // Whatever failed above, the next tests need the API server.
+    if (!apiUp) await c().startApiServer();
+  }
+});
+
+test('a VIP already in an older instance: the newer one runs on no node, as the controller reports', async (t) => {
+  const vip = vip4(15);
+  await apply([vrrpInstance({ name: 'vip-owner', vrid: 66, vips: [`${vip}/24`], priorityOverrides: n1First, advertisementInterval: '100ms' })], t);
+  // creationTimestamp counts seconds: a second later is younger, whatever the names say.
+  await sleep(1100);
+  await apply([vrrpInstance({ name: 'vip-copy', vrid: 67, vips: [`${vip}/24`, `${vip4(16)}/24`], advertisementInterval: '100ms' })], t);
+  const agents = startAgents(t);
+  await waitForStates('vrrpinstance/vip-owner', { n1: 'MASTER', n2: 'BACKUP' }, 15_000);
+  for (const a of agents) {
+    await a.proc.waitForLine(/VrrpInstance\/vip-copy skipped: .*virtual IP 198\.18\.\d+\.\d+ already belongs to VrrpInstance\/vip-owner/, 10_000, 0);
+  }
+  assert.deepEqual(await entries('vrrpinstance/vip-copy'), {}, 'no node reports it');
+  assert.deepEqual(await holders(c().lab, vip), ['n1']);
+  assert.deepEqual(await holders(c().lab, vip4(16)), [], 'nor any of its other addresses');
+});
+
+/** The HTTP status of the agent's endpoint `path` on its node (its --metrics-addr port). */
+async function agentHttp(node: LabNode, path: string): Promise<number> {
+  const r = await c().lab.exec(node.netns, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:9641${path}`], { allowFail: true });
+  return Number(r.stdout);
+}
+
+test('started while the API server is down: /healthz answers at once, /readyz once the config is read', async (t) => {
+  const [n1] = nodes();
+  let apiUp = true;
+  try {
+    await c().stopApiServer();
+    apiUp = false;
+    const [a] = startAgents(t, 'agent', [n1]);
+    // A kubelet probing liveness must find it alive, or it restarts it in a loop.
+    await waitFor('/healthz 200', async () => (await agentHttp(n1, '/healthz')) === 200, 10_000, 100);
+    assert.equal(await agentHttp(n1, '/readyz'), 503);
+    await sleep(3000);
+    assert.equal(a?.proc.running, true);
+    assert.equal(await agentHttp(n1, '/healthz'), 200);
+    assert.equal(await agentHttp(n1, '/readyz'), 503, 'not ready before it has a config');
+    await c().startApiServer();
+    apiUp = true;
+    await waitFor('/readyz 200', async () => (await agentHttp(n1, '/readyz')) === 200, 60_000, 200);
+  } finally {
     if (!apiUp) await c().startApiServer();
   }
 });

@@ -12,6 +12,7 @@ import type { LabProcess } from '../lab/lab.ts';
 import { sleep } from '../lab/run.ts';
 import { waitFor } from '../lab/wait.ts';
 import { microTime, kubeTime } from '../../src/kube/resources.ts';
+import { MANIFESTS_FILE } from '../../scripts/render-manifests.ts';
 import { startTestCluster } from './lib/cluster.ts';
 import type { Identity, TestCluster } from './lib/cluster.ts';
 import { list } from './lib/manifests.ts';
@@ -38,9 +39,10 @@ before(async () => {
   agentConfigPath = join(scratch, 'agent.yaml');
   writeFileSync(agentConfigPath, JSON.stringify(AGENT_CONFIG));
   cluster = await startTestCluster({ nodes: 2, name: 'ctl' });
-  await cluster.kubectl(['apply', '-f', join(ROOT, 'crds')]);
+  // The install without Helm: CRDs, RBAC and the controller Deployment (which never runs here:
+  // no kubelet; the tests start the controller themselves).
+  await cluster.kubectl(['apply', '-f', MANIFESTS_FILE]);
   await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/vrrpinstances.kubelived.io', 'crd/virtualservers.kubelived.io']);
-  await cluster.kubectl(['apply', '-f', join(ROOT, 'deploy/rbac')]);
   await cluster.kubectl(['create', 'namespace', 'team-a']);
   await cluster.kubectl(['create', 'namespace', 'team-b']);
 });
@@ -161,7 +163,10 @@ async function waitForEvent(namespace: string, kind: string, name: string, reaso
 }
 
 interface DaemonSet {
-  metadata: { uid: string; resourceVersion: string; managedFields?: { manager: string }[] };
+  metadata: {
+    uid: string; resourceVersion: string; managedFields?: { manager: string }[];
+    ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string }[];
+  };
   spec: {
     updateStrategy: { type: string; rollingUpdate: { maxUnavailable: number } };
     template: { spec: {
@@ -213,6 +218,7 @@ test('the controller renders the agent DaemonSet from the contract and its value
   assert.equal(pod.volumes.find((v) => v.name === mount?.name)?.hostPath?.path, '/var/lib/kubelived');
   const { stdout } = await c().kubectl(['get', 'daemonset', 'kubelived-agent', '-n', NS, '--show-managed-fields', '-o', 'jsonpath={.metadata.managedFields[*].manager}']);
   assert.equal(stdout, 'kubelived-controller');
+  assert.equal(ds.metadata.ownerReferences, undefined, 'no owner without --owner-deployment');
 
   // Deleted by someone: created again.
   await c().kubectl(['delete', 'daemonset', 'kubelived-agent', '-n', NS]);
@@ -226,6 +232,21 @@ test('the controller renders the agent DaemonSet from the contract and its value
     const d = await daemonSet();
     return d && d.metadata.resourceVersion !== again.metadata.resourceVersion && d.spec.template.spec.hostNetwork === true;
   }, 20_000, 250);
+});
+
+test('with --owner-deployment its Deployment owns the DaemonSet (uninstalling deletes the agents); a wrong name creates nothing and says why', async (t) => {
+  // The manifests' controller Deployment (never running here: no kubelet), as the chart passes it.
+  const deployment = await getJson<{ metadata: { uid: string } }>(['deployment', 'kubelived-controller', '-n', NS]);
+  await c().kubectl(['delete', 'daemonset', 'kubelived-agent', '-n', NS, '--ignore-not-found']);
+  const wrong = startController(t, { args: ['--owner-deployment', 'no-such-deployment'] });
+  await wrong.proc.waitForLine(/cannot read the owner Deployment kubelived-system\/no-such-deployment: .*403 Forbidden.*--owner-deployment must name the Deployment running this controller/, 20_000);
+  assert.equal(await daemonSet(), undefined, 'no DaemonSet the garbage collector would not delete');
+  await wrong.proc.stop(10_000);
+
+  startController(t, { args: ['--owner-deployment', 'kubelived-controller'] });
+  // The test cluster runs no garbage collector: the reference it would follow is what is checked.
+  const ds = await waitFor('the owned DaemonSet', daemonSet, 20_000, 250);
+  assert.deepEqual(ds.metadata.ownerReferences, [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'kubelived-controller', uid: deployment.metadata.uid }]);
 });
 
 test('VRID and VIP collisions and bad references: Accepted=False with the reason, and an Event', async (t) => {

@@ -1,8 +1,9 @@
-// The CRDs, RBAC manifests and examples against a real kube-apiserver: they install, the
-// examples are stored as the standalone agent reads them, every case of the invalid-manifest
-// table is refused naming its field (and its baseline accepted), kubectl explain / get print
-// what users read, per-node status entries from different agents merge, and each identity has
-// exactly the access its process needs.
+// The CRDs, the plain install (deploy/manifests/kubelived.yaml, the chart rendered, whose RBAC
+// the access table below checks) and the examples against a real kube-apiserver: they install,
+// the examples are stored as the standalone agent reads them, every case of the
+// invalid-manifest table is refused naming its field (and its baseline accepted), kubectl
+// explain / get print what users read, per-node status entries from different agents merge,
+// and each identity has exactly the access its process needs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -12,10 +13,10 @@ import { startTestCluster } from './lib/cluster.ts';
 import type { TestCluster, Identity } from './lib/cluster.ts';
 import { INVALID_MANIFESTS } from './fixtures/invalid-manifests.ts';
 import { parseResources } from '../../src/api/documents.ts';
+import { MANIFESTS_FILE } from '../../scripts/render-manifests.ts';
 
 const path = (p: string): string => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 const CRDS = path('crds/');
-const RBAC = path('deploy/rbac/');
 const EXAMPLE = path('deploy/examples/web.yaml');
 
 let cluster: TestCluster | undefined;
@@ -52,8 +53,8 @@ test('kubectl apply -f crds/ installs both CRDs and they become Established', as
     'crd/vrrpinstances.kubelived.io', 'crd/virtualservers.kubelived.io']);
 });
 
-test('the RBAC manifests and the example apply cleanly, and the stored example means what the file means', async () => {
-  await c().kubectl(['apply', '-f', RBAC]);
+test('the plain install and the example apply cleanly, and the stored example means what the file means', async () => {
+  await c().kubectl(['apply', '-f', MANIFESTS_FILE]);
   const { stdout } = await c().kubectl(['apply', '-f', EXAMPLE]);
   assert.match(stdout, /vrrpinstance\.kubelived\.io\/web created/);
   assert.match(stdout, /virtualserver\.kubelived\.io\/web created/);

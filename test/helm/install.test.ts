@@ -9,10 +9,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import type { V1ConfigMap, V1Container, V1DaemonSet, V1Deployment, V1Lease, V1Service } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1DaemonSet, V1Deployment, V1Lease, V1Service } from '@kubernetes/client-node';
 import { startTestCluster } from '../cluster/lib/cluster.ts';
 import type { Identity, TestCluster } from '../cluster/lib/cluster.ts';
 import { list } from '../cluster/lib/manifests.ts';
+import { expandArgs } from '../cluster/lib/pods.ts';
 import { spawnAgent, vrrpInstance } from '../lab/agent.ts';
 import { vip4 } from '../lab/lab.ts';
 import type { LabProcess } from '../lab/lab.ts';
@@ -84,7 +85,8 @@ test('helm install creates every object of the chart and prints what to run next
   ]);
 });
 
-// [who, verb, resource, namespace ('*': all namespaces; none: cluster-scoped), allowed]
+// [who, verb, resource (TYPE, TYPE/SUBRESOURCE or TYPE:NAME), namespace ('*': all namespaces;
+// none: cluster-scoped), allowed]
 const ACCESS: [Identity, string, string, string | undefined, boolean][] = [
   // The controller: reads and summarises, owns the DaemonSet and its Lease, changes no spec.
   ['controller', 'watch', 'vrrpinstances.kubelived.io', undefined, true],
@@ -96,6 +98,11 @@ const ACCESS: [Identity, string, string, string | undefined, boolean][] = [
   ['controller', 'create', 'daemonsets.apps', NS, true],
   ['controller', 'delete', 'daemonsets.apps', NS, true],
   ['controller', 'update', 'leases.coordination.k8s.io', NS, true],
+  // Its own Deployment, to make it the DaemonSet's owner; no other.
+  ['controller', 'get', 'deployments.apps:kubelived-controller', NS, true],
+  ['controller', 'get', 'deployments.apps:other', NS, false],
+  ['controller', 'list', 'deployments.apps', NS, false],
+  ['controller', 'update', 'deployments.apps:kubelived-controller', NS, false],
   ['controller', 'update', 'vrrpinstances.kubelived.io', undefined, false],
   ['controller', 'patch', 'virtualservers.kubelived.io', 'default', false],
   ['controller', 'create', 'daemonsets.apps', 'default', false],
@@ -129,8 +136,9 @@ const ACCESS: [Identity, string, string, string | undefined, boolean][] = [
 ];
 
 async function canI(as: Identity, verb: string, resource: string, ns: string | undefined): Promise<boolean> {
-  const [res, sub] = resource.split('/');
-  const args = ['auth', 'can-i', verb, res ?? resource, ...(sub ? [`--subresource=${sub}`] : [])];
+  const [typeAndSub = resource, name] = resource.split(':');
+  const [type = typeAndSub, sub] = typeAndSub.split('/');
+  const args = ['auth', 'can-i', verb, name ? `${type}/${name}` : type, ...(sub ? [`--subresource=${sub}`] : [])];
   if (ns === '*') args.push('--all-namespaces');
   else if (ns) args.push('--namespace', ns);
   const r = await c().kubectl(args, { as, allowFail: true });
@@ -153,16 +161,6 @@ test('under the chart\'s RBAC each identity may do what its process needs and no
 async function getJson<T>(args: string[]): Promise<T> {
   const { stdout } = await c().kubectl(['get', ...args, '-o', 'json']);
   return JSON.parse(stdout) as T;
-}
-
-/** The container's args with $(VAR) expanded from its downward-API env, as the kubelet does. */
-function expandArgs(container: V1Container, fieldValues: Record<string, string>): string[] {
-  const env = new Map((container.env ?? []).map((e) => [e.name, fieldValues[e.valueFrom?.fieldRef?.fieldPath ?? '']]));
-  return (container.args ?? []).map((a) => a.replace(/\$\((\w+)\)/g, (_, name: string) => {
-    const v = env.get(name);
-    if (v === undefined) throw new Error(`${container.name}: $(${name}) has no downward-API value here`);
-    return v;
-  }));
 }
 
 test('the controller and an agent, started with the installed objects\' args, work under the chart\'s RBAC', async (t) => {
@@ -200,6 +198,9 @@ test('the controller and an agent, started with the installed objects\' args, wo
     (await getJson<V1Lease>(['lease/kubelived-controller', '--namespace', NS])).spec?.holderIdentity, 30_000, 200);
   assert.match(lease, /^kubelived-controller-0_/);
   const ds = await waitFor('DaemonSet kubelived-agent', () => getJson<V1DaemonSet>(['daemonset/kubelived-agent', '--namespace', NS]), 30_000, 200);
+  // Owned by the controller's Deployment, so the garbage collector deletes the agents with it
+  // (this API server runs no garbage collector: the reference is what can be checked).
+  assert.deepEqual(ds.metadata?.ownerReferences, [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'kubelived-controller', uid: deploy.metadata?.uid }]);
   const pod = ds.spec?.template.spec;
   const agentValues = parse(cm.data?.['agent.yaml'] ?? '') as { image: string; nodeSelector: unknown; resources: unknown };
   assert.equal(pod?.serviceAccountName, 'kubelived-agent');

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { KubeResources } from '../../../src/agent/kube-resources.ts';
 import type { ApiObject, KubeView } from '../../../src/agent/kube-resources.ts';
+import { validate } from '../../../src/controller/validation.ts';
 
 interface Logged {
   level: number;
@@ -147,9 +148,12 @@ test('two instances on one segment: the older one runs, the newer is skipped', (
     instance('young', { virtualIPs: ['198.18.0.101/24'] }, { creationTimestamp: '2026-02-01T00:00:00Z' }),
     instance('old', {}, { creationTimestamp: '2026-01-01T00:00:00Z' }),
   ];
-  const set = new KubeResources(log).build(view);
+  const r = new KubeResources(log);
+  const set = r.build(view);
   assert.deepEqual(set.vrrpInstances.map((i) => i.name), ['old']);
   assert.match(lines[0]?.msg ?? '', /VrrpInstance\/young: spec\.vrid: VRID 51 is already used by VrrpInstance\/old/);
+  r.build(view);
+  assert.equal(lines.length, 1, 'a rebuild says nothing new');
 });
 
 test('two VirtualServers naming one service: the older one runs', () => {
@@ -157,9 +161,12 @@ test('two VirtualServers naming one service: the older one runs', () => {
   const view = new View();
   view.vri = [instance('vi', {})];
   view.vs = [server('b', {}, { creationTimestamp: '2026-03-01T00:00:00Z' }), server('a', {}, { creationTimestamp: '2026-02-01T00:00:00Z' })];
-  const set = new KubeResources(log).build(view);
+  const r = new KubeResources(log);
+  const set = r.build(view);
   assert.deepEqual(set.virtualServers.map((v) => v.name), ['a']);
   assert.match(lines[0]?.msg ?? '', /VirtualServer\/shop\/b: spec\.port: the service TCP 198\.18\.0\.100:80 is already defined by VirtualServer\/shop\/a/);
+  r.build(view);
+  assert.equal(lines.length, 1, 'a rebuild says nothing new');
 });
 
 test('VRRPv2 passwords come from Secrets of the agent namespace; a missing key keeps the last working pair', () => {
@@ -229,4 +236,54 @@ test('a VirtualServer of a namespace the instance does not allow does not run, a
   view.vs = [server('web', {})];
   assert.deepEqual(new KubeResources(log).build(view).virtualServers, []);
   assert.match(lines[0]?.msg ?? '', /VrrpInstance\/vi does not allow VirtualServers of namespace shop \(spec\.allowedNamespaces\)/);
+});
+
+test('a virtual IP belongs to the oldest instance listing it, also when that one runs on other nodes only', () => {
+  const { log, lines } = logger();
+  const view = new View();
+  view.vri = [
+    instance('young', { vrid: 52, virtualIPs: ['198.18.0.101/24', '198.18.0.100/32'] }, { creationTimestamp: '2026-02-01T00:00:00Z' }),
+    instance('edge', { vrid: 51, virtualIPs: ['198.18.0.100/24'], nodeSelector: { matchLabels: { role: 'edge' } } }, { creationTimestamp: '2026-01-01T00:00:00Z' }),
+    // young runs nowhere, so it owns 198.18.0.101 nowhere either.
+    instance('later', { vrid: 53, virtualIPs: ['198.18.0.101/24'] }, { creationTimestamp: '2026-03-01T00:00:00Z' }),
+  ];
+  const r = new KubeResources(log);
+  assert.deepEqual(r.build(view).vrrpInstances.map((i) => i.name), ['later']);
+  assert.deepEqual(lines.map((l) => l.msg), [
+    'VrrpInstance/young skipped: VrrpInstance/young: spec.virtualIPs: virtual IP 198.18.0.100 already belongs to VrrpInstance/edge: one address, one owner',
+  ], 'nothing is said about edge: it is not this node\'s');
+  r.build(view);
+  assert.equal(lines.length, 1, 'a rebuild says nothing new');
+
+  // The owner is deleted: young, older than later, takes 198.18.0.101 back.
+  view.vri = view.vri.filter((o) => o.metadata.name !== 'edge');
+  assert.deepEqual(r.build(view).vrrpInstances.map((i) => i.name), ['young']);
+  assert.match(lines.at(-1)?.msg ?? '', /^VrrpInstance\/later skipped: .*virtual IP 198\.18\.0\.101 already belongs to VrrpInstance\/young/);
+});
+
+test('the agent runs exactly what the controller accepts for its node, ties on creationTimestamp included', () => {
+  const at = (s: number): { creationTimestamp: string } => ({ creationTimestamp: `2026-01-01T00:00:0${s}Z` });
+  const view = new View();
+  view.vri = [
+    instance('b', { vrid: 1, virtualIPs: ['198.18.0.100/24'] }, at(0)),
+    instance('a', { vrid: 2, virtualIPs: ['198.18.0.100/24'] }, at(0)), // created with b: the name decides
+    instance('c', { vrid: 2, virtualIPs: ['198.18.0.110/24'] }, at(1)), // VRID of a: owns no VIP
+    instance('d', { vrid: 3, virtualIPs: ['198.18.0.110/24'] }, at(2)),
+    instance('e', { vrid: 4, virtualIPs: ['198.18.0.120/24'], nodeSelector: { matchLabels: { role: 'edge' } } }, at(0)),
+    instance('f', { vrid: 5, virtualIPs: ['198.18.0.120/24'] }, at(3)),
+  ];
+  // One kernel service, two VirtualServers created together: namespace a sorts before a-b
+  // (though "a-b/y" sorts before "a/x").
+  view.vs = [
+    server('y', { vrrpInstanceRef: 'a' }, { namespace: 'a-b', ...at(4) }),
+    server('x', { vrrpInstanceRef: 'a' }, { namespace: 'a', ...at(4) }),
+  ];
+  const set = new KubeResources(logger().log).build(view);
+  const verdicts = validate(view.vri, view.vs, [{ metadata: { name: 'n1', labels: view.labels } }]);
+  const accepted = [...verdicts.instances].filter(([, v]) => v.accepted && v.nodes.includes('n1')).map(([name]) => name).sort();
+  assert.deepEqual(set.vrrpInstances.map((i) => i.name), accepted);
+  assert.deepEqual(accepted, ['a', 'd']);
+  const servers = [...verdicts.servers].filter(([, v]) => v.accepted).map(([key]) => key);
+  assert.deepEqual(set.virtualServers.map((v) => `${v.namespace}/${v.name}`), servers);
+  assert.deepEqual(servers, ['a/x']);
 });

@@ -51,3 +51,13 @@ test('containsAll: the live object may carry defaults, but every rendered field 
   const ds = renderAgentDaemonSet(values, 'ns');
   assert.equal(containsAll(structuredClone(ds), ds), true);
 });
+
+test('with an owner the DaemonSet names it as its one owner reference, and an unowned live DaemonSet is re-applied', () => {
+  const owner = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'kubelived-controller', uid: '6f1c0d2e-0000-4000-8000-000000000001' };
+  const owned = renderAgentDaemonSet(values, 'ns', owner);
+  assert.deepEqual((owned.metadata as { ownerReferences?: unknown }).ownerReferences, [owner]);
+  const unowned = renderAgentDaemonSet(values, 'ns');
+  assert.equal('ownerReferences' in (unowned.metadata as object), false);
+  // A DaemonSet created before the controller had an owner gets one on the next pass.
+  assert.equal(containsAll(structuredClone(unowned), owned), false);
+});

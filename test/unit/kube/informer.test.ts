@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { Informer } from '../../../src/kube/informer.ts';
+import { DENIED_GRACE_MS, Informer } from '../../../src/kube/informer.ts';
 import { KubeApiError } from '../../../src/kube/client.ts';
 import type { ListWatchSource, WatchCallbacks, WatchEventType } from '../../../src/kube/list-watch.ts';
 import type { KubeObject } from '../../../src/kube/resources.ts';
@@ -198,4 +198,39 @@ test('stop() ends the informer while it waits to retry', async () => {
   const t = Date.now();
   await inf.stop();
   assert.ok(Date.now() - t < 1000);
+});
+
+test('a refusal (401/403) counts as denied only once it has lasted DENIED_GRACE_MS: a restarting API server refuses for a moment', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+  const src = new ScriptedSource();
+  let answer = (): { items: Obj[]; resourceVersion: string } => { throw new KubeApiError('GET', '/things', 403, 'Forbidden', 'things is forbidden'); };
+  src.list = () => {
+    src.listCalls++;
+    return Promise.resolve().then(answer);
+  };
+  const inf = new Informer(src, { name: 'things', log, backoff: fast });
+  inf.start();
+  t.after(() => inf.stop());
+  const calls = async (n: number): Promise<void> => {
+    const until = src.listCalls + n;
+    while (src.listCalls < until) await new Promise((r) => setTimeout(r, 2));
+  };
+  await calls(2);
+  assert.equal(inf.isDenied, false, 'not at first');
+  t.mock.timers.tick(DENIED_GRACE_MS - 1);
+  await calls(2);
+  assert.equal(inf.isDenied, false);
+  t.mock.timers.tick(1);
+  assert.equal(inf.isDenied, true, 'refused all along');
+
+  answer = () => { throw new Error('API server unreachable'); };
+  await calls(2);
+  assert.equal(inf.isDenied, false, 'another failure ends the refusal');
+  answer = () => { throw new KubeApiError('GET', '/things', 403, 'Forbidden', 'things is forbidden'); };
+  await calls(2);
+  assert.equal(inf.isDenied, false, 'a new refusal starts its own grace');
+  answer = () => ({ items: [], resourceVersion: '1' });
+  await inf.synced;
+  t.mock.timers.tick(DENIED_GRACE_MS);
+  assert.equal(inf.isDenied, false, 'a success ends it');
 });
