@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the lab needs when any is missing (the demo runs this first;
-# CI installs the full list itself): iproute2 builds the namespaces, tcpdump and ping observe
-# the VIP from the client's side, keepalived is the peer and comparator of the tests and
-# benchmarks.
+# Installs the Debian packages `npm run demo` needs when any is missing (CI installs the tests'
+# full list itself): iproute2 builds the lab's namespaces, tcpdump and ping watch the VIP from
+# the client's side, curl fetches a page through it.
 set -euo pipefail
 missing=()
-for pair in ip:iproute2 tcpdump:tcpdump ping:iputils-ping keepalived:keepalived; do
+for pair in ip:iproute2 tcpdump:tcpdump ping:iputils-ping curl:curl; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 ((${#missing[@]} == 0)) && exit 0

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lab, LabProcess } from '../../lab/lab.ts';
 
-const HARNESS_BIN = new URL('../.bin/kubelived-cluster', import.meta.url).pathname;
+export const HARNESS_BIN = new URL('../.bin/kubelived-cluster', import.meta.url).pathname;
 export const API_SERVER_PORT = 6443;
 
 // About 3 s on an idle machine; generous for a loaded 2-core one, and beyond the harness's own
