@@ -33,7 +33,9 @@ test('VRRPv2 peers with different passwords do not hear each other', async (t) =
   const inst = vrrpInstance({ version: 2, vips: [`${VIP}/24`], priority: 100, priorityOverrides: [{ node: 'n1', priority: 150 }], advertisementInterval: '1s', authentication: { type: 'PASS', secretRef: { name: 'vrrp', key: 'password' } } });
   startAgents(lab(), [n1], [inst, secret('one')], t);
   const [a2] = startAgents(lab(), [n2], [inst, secret('two')], t);
-  await a2?.waitForState('vi', 'Master', 6000);
+  // n2 hears nothing it accepts: Master after its master-down interval (3.61 s at 1 s adverts),
+  // counted from its start, which takes seconds of its own on a loaded machine.
+  await a2?.waitForState('vi', 'Master', 10000);
   await sleep(500);
   assert.deepEqual(await holders(lab(), VIP), ['n1', 'n2']);
 });
