@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, matchesGlob, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -111,7 +111,10 @@ function copyBuildContext(to: string): void {
   assert.ok(files.includes('scripts/build-image-root.sh'), 'the context has the build script');
   for (const f of files) {
     mkdirSync(join(to, dirname(f)), { recursive: true });
-    cpSync(join(root, f), join(to, f));
+    // A tracked symlink (the chart's crds/ -> ../../../crds) stays a symlink, as in the context.
+    const src = join(root, f);
+    if (lstatSync(src).isSymbolicLink()) symlinkSync(readlinkSync(src), join(to, f));
+    else cpSync(src, join(to, f));
   }
 }
 
