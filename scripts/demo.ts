@@ -122,9 +122,10 @@ async function explainVirtualServer(agents: AgentProcess[], ex: Example, webPort
   const line = await agent.proc.waitForLine(/IPVS is not available/, 10_000, 0).catch(() => undefined);
   const said = line ? JSON.parse(line) as { msg?: string; err?: string } : undefined;
   say(`But this kernel has no IPVS (no ip_vs module), so no agent can program the service.
-    ${said ? `They say so and carry on: "${said.msg ?? ''}: ${said.err ?? ''}".` : ''} Their real-server
-    checks wait for IPVS too, and a server not checked yet counts as healthy: the READY count above
-    comes from no check at all. VRRP does not need IPVS, so the VIP fails over all the same; the
+    ${said ? `They say so and carry on: "${said.msg ?? ''}: ${said.err ?? ''}".` : ''} Their status
+    entries say so too (programmed: false), hence Ready=False (NotProgrammed) above and READY 0/2:
+    no real server serves, and none is checked (the checks wait for IPVS). VRRP does not need
+    IPVS, so the VIP fails over all the same; the
     traffic below goes to port ${webPort} of the VIP, which the VIP's holder answers itself. On a
     kernel with ip_vs, http://${ex.vip}:${ex.port}/ is balanced over ${backends}.`);
 }

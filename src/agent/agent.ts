@@ -27,6 +27,8 @@ export interface StatusSink {
   snapshot(instances: readonly InstanceSnapshot[]): void;
   /** Every health check result of a real server. */
   realServer(owner: string, server: RealServer, up: boolean): void;
+  /** After each IPVS run: per VirtualServer (owner), undefined when its service is programmed, else why not. */
+  programmed(state: ReadonlyMap<string, string | undefined>): void;
 }
 
 export interface AgentOptions {
@@ -75,6 +77,10 @@ export class Agent {
           this.metrics.reconciled(ms, ops, failed, status, planned, services, destinations);
           for (const st of status) this.tracks.virtualServerQuorum(st.owner, st.quorumUp);
           if (ops > 0) opts.log.info({ ops, failed, ms: Math.round(ms * 10) / 10 }, 'IPVS reconciled');
+        },
+        programmed: (state, ok) => {
+          if (!ok) this.metrics.reconcileFailed();
+          opts.status?.programmed(state);
         },
       },
     });
@@ -153,6 +159,9 @@ export class Agent {
     }
     const mine = set.vrrpInstances.filter((i) => plans.some((p) => p.name === i.name));
     for (const r of this.tracks.apply(mine)) this.metrics.forgetTrack(r.instance, r.track);
+    // A check that apply() restarted (its command changed) starts up again and reports only a
+    // change from there: the plans must carry that, not the old check's last result.
+    for (const p of plans) for (const t of p.tracks) t.up = this.tracks.isUp(p.name, t.name);
     this.send({ type: 'configure', plans });
     // Every node of a VirtualServer's instance programs it, backups too (as keepalived does),
     // so a takeover only has to move the VIP.

@@ -9,7 +9,7 @@ import { serviceKeyString } from '../ipvs/keys.ts';
 import type { VirtualServerState } from '../ipvs/desired.ts';
 import { diff } from '../ipvs/plan.ts';
 import { applyToDump } from '../ipvs/model.ts';
-import type { DumpedService, IpvsOperation } from '../ipvs/types.ts';
+import type { DumpedService, IpvsOperation, ServiceKey } from '../ipvs/types.ts';
 import type { CheckResult } from '../health/index.ts';
 import type { Logger } from '../log.ts';
 import type { OwnershipFile } from './ownership.ts';
@@ -28,6 +28,12 @@ export interface IpvsObserver {
    * ('all' when every VirtualServer was), so observers update only what changed.
    */
   reconciled(ms: number, ops: number, failed: number, status: VirtualServerState[], planned: string[] | 'all', services: number, destinations: number): void;
+  /**
+   * After every run, failed ones too: for each VirtualServer the run was about (by owner),
+   * undefined when the kernel now holds its service as planned, else why not. `ok` is false
+   * when the run failed (IPVS unavailable, a dump or an operation refused); it is retried.
+   */
+  programmed(state: ReadonlyMap<string, string | undefined>, ok: boolean): void;
 }
 
 export interface IpvsReconcilerOptions {
@@ -158,15 +164,21 @@ export class IpvsReconciler {
       for (const key of plan.adopted) this.opts.log.warn({ service: key }, `taking over IPVS service ${key}, which existed without being ours`);
       const ownedAfter = scope ? new Set([...[...this.owned].filter((k) => !scope.has(k)), ...plan.owned]) : plan.owned;
       let failed = 0;
+      const programmed = new Map<string, string | undefined>(virtualServers.map((vs) => [ownerOf(vs), undefined]));
+      for (const c of desired.conflicts) programmed.set(c.owner, `its service ${c.key} is already VirtualServer ${c.with}'s`);
       if (plan.ops.length > 0) {
         // Own the union while the plan runs: a crash midway must not leave ours looking foreign.
         this.opts.ownership.write(new Set([...this.owned, ...ownedAfter]));
         const results = await this.port.apply(plan.ops);
-        results.forEach((r) => {
-          if (!r.ok) {
-            failed++;
-            this.opts.log.error({ err: r.error.message }, 'IPVS operation failed');
-          }
+        const owners = new Map(desired.services.map((d) => [serviceKeyString(d.service.key), d.owner]));
+        results.forEach((r, i) => {
+          if (r.ok) return;
+          failed++;
+          this.opts.log.error({ err: r.error.message }, 'IPVS operation failed');
+          const op = plan.ops[i];
+          const owner = op && owners.get(serviceKeyString(serviceOf(op)));
+          // The first failure of a service says why; the ones after it usually follow from it.
+          if (owner !== undefined && programmed.get(owner) === undefined) programmed.set(owner, r.error.message);
         });
       }
       this.record(dirty, virtualServers, desired.status, desired.quorum);
@@ -190,12 +202,15 @@ export class IpvsReconciler {
       for (const k of this.owned) destinations += this.believed?.get(k)?.destinations.length ?? 0;
       this.opts.observer.reconciled(ms, plan.ops.length, failed, dirty === 'all' ? [...this.status.values()] : desired.status,
         dirty === 'all' ? 'all' : [...dirty], this.owned.size, destinations);
+      this.opts.observer.programmed(programmed, failed === 0);
       if (failed > 0) this.retry();
       else if (plan.drains.size > 0) this.schedule(Math.min(DRAIN_POLL_MS, Math.max(0, (plan.nextDeadline ?? Infinity) - performance.now())));
       else this.schedule(RESYNC_MS);
     } catch (e) {
       this.dirty = 'all';
-      this.opts.log.error({ err: e instanceof Error ? e.message : String(e) }, 'IPVS reconcile failed; VRRP is not affected');
+      const err = e instanceof Error ? e.message : String(e);
+      this.opts.log.error({ err }, 'IPVS reconcile failed; VRRP is not affected');
+      this.opts.observer.programmed(new Map(this.virtualServers.map((vs) => [ownerOf(vs), err])), false);
       this.retry();
     }
   }
@@ -243,6 +258,19 @@ export class IpvsReconciler {
     this.recovered = true;
     const ours = this.virtualServers.map(ownerOf);
     this.opts.log.info({ virtualServers: ours.length, owned: this.owned.size }, 'IPVS state recovered from the kernel');
+  }
+}
+
+/** The service an operation is about. */
+function serviceOf(op: IpvsOperation): ServiceKey {
+  switch (op.op) {
+    case 'addService':
+    case 'editService':
+      return op.service.key;
+    case 'deleteService':
+      return op.key;
+    default:
+      return op.service;
   }
 }
 

@@ -13,7 +13,7 @@ import type { Logger } from '../log.ts';
 import type { StatusSink } from './agent.ts';
 import type { ReportedObject } from './kube-config-source.ts';
 import type { InstancePlan, InstanceSnapshot, TransitionMessage } from './messages.ts';
-import { NodeStatusEntries } from './status-entries.ts';
+import { NodeStatusEntries, transitionNote } from './status-entries.ts';
 import type { EntryChange } from './status-entries.ts';
 import { StatusWriter } from './status-writer.ts';
 
@@ -79,16 +79,15 @@ export class KubeStatus implements StatusSink {
   }
 
   transition(t: TransitionMessage): void {
-    const { instance, from, to, reason } = t;
     const changes = this.entries.transition(t);
     this.write(changes);
     const entry = changes.find((c) => c.kind === 'VrrpInstance')?.entry;
     const event = entry && EVENT_REASONS[entry.state];
     if (!event) return;
-    const uid = this.opts.objects.uidOf('VrrpInstance', undefined, instance);
+    const uid = this.opts.objects.uidOf('VrrpInstance', undefined, t.instance);
     this.events.record(
-      { apiVersion: apiVersionOf(VRRP_INSTANCES), kind: 'VrrpInstance', name: instance, ...(uid ? { uid } : {}) },
-      event[0], event[1], `node ${this.opts.node}: ${from} -> ${to} (${reason})`, 'VRRP',
+      { apiVersion: apiVersionOf(VRRP_INSTANCES), kind: 'VrrpInstance', name: t.instance, ...(uid ? { uid } : {}) },
+      event[0], event[1], transitionNote(this.opts.node, t), 'VRRP',
     );
   }
 
@@ -98,6 +97,10 @@ export class KubeStatus implements StatusSink {
 
   realServer(owner: string, server: RealServer, up: boolean): void {
     this.write(this.entries.realServer(owner, server, up));
+  }
+
+  programmed(state: ReadonlyMap<string, string | undefined>): void {
+    this.write(this.entries.ipvs(state));
   }
 
   /**

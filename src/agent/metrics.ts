@@ -37,6 +37,7 @@ export class AgentMetrics {
   private readonly rsChecks = new Counter({ name: 'kubelived_realserver_checks_total', help: 'Health check runs, by result.', labelNames: ['virtual_server', 'real_server', 'result'], registers: [this.registry] });
   private readonly rsLatency = new Histogram({ name: 'kubelived_realserver_check_duration_seconds', help: 'Duration of completed health check runs.', labelNames: ['virtual_server'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
   private readonly reconcileSeconds = new Histogram({ name: 'kubelived_ipvs_reconcile_duration_seconds', help: 'Dump, plan and apply of the IPVS tables.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
+  private readonly reconcileErrors = new Counter({ name: 'kubelived_ipvs_reconcile_errors_total', help: 'IPVS reconcile runs that failed (IPVS unavailable, a dump or an operation refused); each is retried with backoff.', registers: [this.registry] });
   private readonly ipvsOps = new Counter({ name: 'kubelived_ipvs_operations_total', help: 'IPVS operations sent to the kernel, by result.', labelNames: ['result'], registers: [this.registry] });
   private readonly ipvsServices = new Gauge({ name: 'kubelived_ipvs_services', help: 'IPVS services this node programs.', registers: [this.registry] });
   private readonly ipvsDestinations = new Gauge({ name: 'kubelived_ipvs_destinations', help: 'IPVS destinations (real and sorry servers) this node programs.', registers: [this.registry] });
@@ -122,6 +123,10 @@ export class AgentMetrics {
       this.vsHealthy.set({ virtual_server: s.owner }, s.healthy);
       this.vsQuorum.set({ virtual_server: s.owner }, s.quorumUp ? 1 : 0);
     }
+  }
+
+  reconcileFailed(): void {
+    this.reconcileErrors.inc();
   }
 
   /**

@@ -1,7 +1,8 @@
 // This node's entries of status.nodes, computed from what the agent knows: the VRRP thread's
-// transitions and snapshots, the VirtualServers it runs and their real servers' health. Pure
-// (the clock is injected): each input returns the entries it changed, and an entry is reported
-// only when its content changed, so a steady node writes nothing.
+// transitions and snapshots, the VirtualServers it runs, whether IPVS holds them and their real
+// servers' health; and the note of each transition's Event. Pure (the clock is injected): each
+// input returns the entries it changed, and an entry is reported only when its content changed,
+// so a steady node writes nothing.
 import type { RealServer, VirtualServer } from '../api/virtual-server.ts';
 import { desiredState, ownerOf, realServerId } from '../ipvs/desired.ts';
 import { kubeTime } from '../kube/resources.ts';
@@ -25,6 +26,11 @@ export interface ServerEntry {
   node: string;
   /** This node's state of the VirtualServer's instance. */
   state: NodeState;
+  /** Whether this node's kernel holds the service as planned (the last IPVS run for it succeeded). */
+  programmed: boolean;
+  /** Why it is not programmed. */
+  message?: string;
+  /** Real servers in service here: 0 while the service is not programmed. */
   healthy: number;
   total: number;
   quorum: boolean;
@@ -45,6 +51,23 @@ export function nodeState(vrrpState: string): NodeState {
   return STATES[vrrpState] ?? 'INIT';
 }
 
+/** The VRRP core's fixed reasons as they read in a sentence; the others (peers, tracks, links) read as they are. */
+const REASON_WORDS: Record<string, string> = {
+  'master-down timer expired': 'the master-down timer expired',
+  'priority-0 advert': 'the master sent a priority-0 advert',
+  startup: 'the instance started',
+  'address owner': 'it owns the virtual IPs (priority 255)',
+};
+
+/** An Event's note on a transition, in status's spelling of the states: "n1 became MASTER (was BACKUP): the master-down timer expired." */
+export function transitionNote(node: string, t: Pick<TransitionMessage, 'from' | 'to' | 'reason'>): string {
+  const from = nodeState(t.from);
+  const to = nodeState(t.to);
+  // Leaving for Initialize is always a shutdown of the instance (agent stopping, spec changed).
+  if (to === 'INIT') return `${node} stopped running this instance (was ${from}).`;
+  return `${node} became ${to} (was ${from}): ${REASON_WORDS[t.reason] ?? t.reason}.`;
+}
+
 interface InstanceRecord {
   state: NodeState;
   effectivePriority: number;
@@ -55,8 +78,8 @@ interface InstanceRecord {
 
 interface ServerRecord {
   vs: VirtualServer;
-  /** The entry without `since`, to see whether anything changed. */
-  content: string;
+  /** The entry without `since`, to see whether anything changed; undefined while not written. */
+  content: string | undefined;
   since: number;
 }
 
@@ -68,6 +91,8 @@ export class NodeStatusEntries {
   /** Last health result per real server (realServerId); unknown counts as healthy, as in src/ipvs. */
   private readonly health = new Map<string, boolean>();
   private quorum = new Map<string, boolean>();
+  /** Per VirtualServer, what the IPVS reconciler last said: undefined programmed, else why not. */
+  private readonly programmed = new Map<string, string | undefined>();
 
   constructor(node: string, now: () => number = Date.now) {
     this.node = node;
@@ -93,7 +118,8 @@ export class NodeStatusEntries {
       if (owners.has(owner)) continue;
       this.servers.delete(owner);
       this.quorum.delete(owner);
-      changes.push({ kind: 'VirtualServer', namespace: r.vs.namespace, name: r.vs.name, entry: undefined });
+      this.programmed.delete(owner);
+      if (r.content !== undefined) changes.push({ kind: 'VirtualServer', namespace: r.vs.namespace, name: r.vs.name, entry: undefined });
     }
     for (const vs of virtualServers) {
       const r = this.servers.get(ownerOf(vs));
@@ -136,6 +162,18 @@ export class NodeStatusEntries {
     return r ? this.updateServer(r.vs) : [];
   }
 
+  /** The IPVS reconciler's word on the VirtualServers of one run (see IpvsObserver.programmed). */
+  ipvs(state: ReadonlyMap<string, string | undefined>): EntryChange[] {
+    const changes: EntryChange[] = [];
+    for (const [owner, why] of state) {
+      const r = this.servers.get(owner);
+      if (!r || (this.programmed.has(owner) && this.programmed.get(owner) === why)) continue;
+      this.programmed.set(owner, why);
+      changes.push(...this.updateServer(r.vs));
+    }
+    return changes;
+  }
+
   /** Graceful stop, after the VRRP hand-over: every entry says STOPPED. */
   stopped(): EntryChange[] {
     const changes: EntryChange[] = [];
@@ -166,7 +204,11 @@ export class NodeStatusEntries {
     return [...this.servers.values()].filter((r) => r.vs.spec.vrrpInstanceRef === instance).flatMap((r) => this.updateServer(r.vs));
   }
 
-  /** Recomputes one VirtualServer's entry; a change only when its content changed. */
+  /**
+   * Recomputes one VirtualServer's entry; a change only when its content changed. Nothing is
+   * written before the IPVS reconciler's first word on it, so a starting agent never reports a
+   * service as programmed (or as failing) before it has tried.
+   */
   private updateServer(vs: VirtualServer): EntryChange[] {
     const owner = ownerOf(vs);
     const s = vs.spec;
@@ -175,16 +217,26 @@ export class NodeStatusEntries {
     const desired = desiredState({ virtualServers: [vs], health: (o, rs) => this.health.get(realServerId(o, rs)), quorum: this.quorum });
     const st = desired.status[0];
     this.quorum.set(owner, st?.quorumUp ?? false);
+    const before = this.servers.get(owner);
+    if (!this.programmed.has(owner)) {
+      this.servers.set(owner, { vs, content: before?.content, since: before?.since ?? this.now() });
+      return [];
+    }
+    const why = this.programmed.get(owner);
+    // Where the kernel does not hold the service, no real server is in service, and none was
+    // checked either: the checks start with the first successful IPVS run.
+    const programmed = why === undefined;
     const content = {
       node: this.node,
       state: this.instances.get(s.vrrpInstanceRef)?.state ?? 'INIT',
-      healthy: st?.healthy ?? 0,
+      programmed,
+      ...(programmed ? {} : { message: why }),
+      healthy: programmed ? st?.healthy ?? 0 : 0,
       total: st?.total ?? 0,
-      quorum: st?.quorumUp ?? false,
-      realServers: s.realServers.map((rs) => ({ address: rs.address, port: rs.port, weight: rs.weight, healthy: healthOf(rs) })),
+      quorum: programmed && (st?.quorumUp ?? false),
+      realServers: s.realServers.map((rs) => ({ address: rs.address, port: rs.port, weight: rs.weight, healthy: programmed && healthOf(rs) })),
     };
     const text = JSON.stringify(content);
-    const before = this.servers.get(owner);
     if (before?.content === text) {
       before.vs = vs;
       return [];

@@ -60,6 +60,13 @@ export class VrrpEngine {
   private unknownVridDrops = 0;
   private readonly refresher: NodeJS.Timeout;
   private readonly post: (m: FromVrrpThread) => void;
+  /**
+   * Every track's latest result, by instance and track, kept apart from the routers: a result
+   * that arrives while configure() is still starting its instance is applied when it starts.
+   */
+  private readonly trackUp = new Map<string, Map<string, boolean>>();
+  /** configure() runs one at a time, in the order the plans came. */
+  private configuring: Promise<void> = Promise.resolve();
 
   constructor(post: (m: FromVrrpThread) => void) {
     this.post = post;
@@ -79,14 +86,29 @@ export class VrrpEngine {
     this.drainAll(now);
   }
 
-  /** Applies a whole desired set: unchanged instances are not touched at all. */
-  async configure(plans: InstancePlan[]): Promise<void> {
+  /**
+   * Applies a whole desired set: unchanged instances keep running (only their tracks take the
+   * plans' states). The plans' track states are as new as any track result sent before them,
+   * so they are recorded at once; results sent after them follow as setTrack().
+   */
+  configure(plans: InstancePlan[]): Promise<void> {
+    this.trackUp.clear();
+    for (const p of plans) this.trackUp.set(p.name, new Map(p.tracks.map((t) => [t.name, t.up])));
+    const run = this.configuring.then(() => this.apply(plans));
+    this.configuring = run.catch(() => undefined); // the caller sees the failure; the next run goes on
+    return run;
+  }
+
+  private async apply(plans: InstancePlan[]): Promise<void> {
     const wanted = new Map(plans.map((p) => [p.name, p]));
     const stale = [...this.slots.values()].filter((slot) => {
       const p = wanted.get(slot.plan.name);
       return !p || planKey(p) !== slot.key;
     });
     await Promise.all(stale.map((slot) => this.stopSlot(slot)));
+    const now = performance.now();
+    for (const slot of this.slots.values()) this.applyTracks(slot, now);
+    this.reschedule();
     for (const p of plans) {
       if (this.slots.has(p.name)) continue;
       try {
@@ -98,12 +120,23 @@ export class VrrpEngine {
   }
 
   setTrack(instance: string, track: string, up: boolean): void {
+    const states = this.trackUp.get(instance);
+    // A result of an instance the last plans no longer have: its router is going, or gone.
+    if (!states?.has(track)) return;
+    states.set(track, up);
     const slot = this.slots.get(instance);
-    if (!slot) return;
+    if (!slot) return; // starting: startSlot() applies it
     const now = performance.now();
     slot.router.setTrack(track, up, now);
     this.drain(slot, now);
     this.reschedule();
+  }
+
+  /** Sets every track of the slot's router to its latest result (the router ignores no-ops). */
+  private applyTracks(slot: Slot, now: number): void {
+    const states = this.trackUp.get(slot.plan.name);
+    for (const t of slot.plan.tracks) slot.router.setTrack(t.name, states?.get(t.name) ?? t.up, now);
+    this.drain(slot, now);
   }
 
   async shutdown(): Promise<void> {
@@ -158,7 +191,8 @@ export class VrrpEngine {
     const slot: Slot = { plan, key: planKey(plan), router, socket, ifindex: link.ifindex, vips, lastAdvertAt: undefined };
     this.slots.set(plan.name, slot);
     const now = performance.now();
-    for (const t of plan.tracks) if (!t.up) router.setTrack(t.name, false, now);
+    // Before start(): a track already down puts the router in FAULT or lowers it from the outset.
+    this.applyTracks(slot, now);
     router.setLink(link.up && link.carrier, now);
     router.start(now);
     this.drain(slot, now);

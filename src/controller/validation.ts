@@ -17,6 +17,7 @@ import { selects } from '../agent/desired.ts';
 import { serviceKeyString } from '../ipvs/keys.ts';
 import { objectKey } from '../kube/resources.ts';
 import type { InstanceObject, NodeObject, ServerObject } from './objects.ts';
+import { nodesText } from './wording.ts';
 
 export type InstanceReason = 'Valid' | 'InvalidSpec' | 'VRIDConflict' | 'VIPConflict';
 export type ServerReason = 'Valid' | 'InvalidSpec' | 'InstanceNotFound' | 'InstanceNotAccepted'
@@ -111,9 +112,10 @@ function rejectSegmentConflicts(ordered: readonly VrrpInstance[], verdicts: Map<
     const v = verdicts.get(name);
     if (!v?.instance) continue;
     const s = v.instance.spec;
+    const where = s.interface !== undefined ? `interface ${s.interface}` : 'the interface holding the first virtual IP\'s subnet';
     verdicts.set(name, {
       ...v, accepted: false, reason: 'VRIDConflict',
-      message: `VRID ${s.vrid} on interface ${s.interface ?? '(auto: the one holding the node\'s InternalIP)'} (IPv${s.family}) is already used by VrrpInstance/${c.other} on node ${c.nodes.join(', ')}: two routers with one VRID on one segment answer each other's adverts`,
+      message: `IPv${s.family} VRID ${s.vrid} on ${where} is already used by VrrpInstance/${c.other} on ${nodesText(c.nodes)}: two routers with one VRID on one segment answer each other's adverts`,
     });
   }
 }

@@ -21,6 +21,8 @@ import { list } from './lib/manifests.ts';
 import { MANIFESTS_FILE } from '../../scripts/render-manifests.ts';
 
 const NS = 'kubelived-system';
+// The built CLI (npm run build), as the image runs it.
+const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 
 let cluster: TestCluster | undefined;
 before(async () => {
@@ -94,16 +96,36 @@ async function apply(docs: Record<string, unknown>[], t: { after(fn: () => Promi
 
 const n1First = [{ node: 'n1', priority: 150 }, { node: 'n2', priority: 100 }];
 
-test('an applied VrrpInstance: n1 answers for the VIP, and status, Events and Leases say so', async (t) => {
+interface Cond { type: string; status: string; reason: string; message: string }
+interface EventItem { reason: string; note: string; type: string; regarding: { kind: string; name: string }; reportingInstance: string }
+
+/** `kubelived controller` (the built CLI) in the client namespace, as its Deployment runs it; SIGTERM when the test ends. */
+function startController(t: { after(fn: () => Promise<void>): void }): void {
+  const proc = c().lab.spawn(c().lab.client.netns, [process.execPath, CLI, 'controller', '--namespace', NS],
+    { env: { KUBECONFIG: c().kubeconfig.controller, POD_NAME: 'kubelived-controller-test' } });
+  t.after(async () => {
+    await proc.stop(10_000);
+  });
+}
+
+async function condition(resource: string, type: string, namespace?: string): Promise<Cond | undefined> {
+  const { stdout } = await c().kubectl(['get', resource, ...(namespace ? ['-n', namespace] : []), '-o', 'json']);
+  return (JSON.parse(stdout) as { status?: { conditions?: Cond[] } }).status?.conditions?.find((x) => x.type === type);
+}
+
+async function events(namespace: string, kind: string, name: string): Promise<EventItem[]> {
+  const { stdout } = await c().kubectl(['get', 'events.events.k8s.io', '-n', namespace, '-o', 'json']);
+  return (JSON.parse(stdout) as { items: EventItem[] }).items.filter((e) => e.regarding.kind === kind && e.regarding.name === name);
+}
+
+// First in this file: no agent has a liveness Lease yet, as on a fresh install.
+test('an applied VrrpInstance: n1 answers for the VIP, and status, Events and Leases say so; starting agents raise no Warning', async (t) => {
   const [n1, n2] = nodes();
   const vip = vip4(10);
-  await apply([
-    vrrpInstance({ name: 'web', vrid: 61, vips: [`${vip}/24`], priorityOverrides: n1First, advertisementInterval: '100ms' }),
-    {
-      apiVersion: 'kubelived.io/v1alpha1', kind: 'VirtualServer', metadata: { name: 'web', namespace: 'default' },
-      spec: { vrrpInstanceRef: 'web', virtualIP: vip, port: 80, realServers: [{ address: '198.18.1.1', port: 8080, weight: 2 }, { address: '198.18.1.2', port: 8080 }] },
-    },
-  ], t);
+  startController(t);
+  await apply([vrrpInstance({ name: 'web', vrid: 61, vips: [`${vip}/24`], priorityOverrides: n1First, advertisementInterval: '100ms' })], t);
+  // The controller leads and has looked at the instance before the agents start.
+  await waitFor('the controller accepts web', async () => (await condition('vrrpinstance/web', 'Accepted'))?.status === 'True', 30_000, 200);
   const [a1, a2] = startAgents(t);
   await a1?.waitForState('web', 'Master', 15_000);
   await a2?.waitForState('web', 'Backup', 15_000);
@@ -117,25 +139,18 @@ test('an applied VrrpInstance: n1 answers for the VIP, and status, Events and Le
   // A backup names the master it hears (from the VRRP thread's snapshots).
   await waitFor('n2 names the master', async () => (await entries('vrrpinstance/web')).n2?.masterIP === n1.ipv4, 5000);
 
-  const vs = await waitForStates('virtualserver/web', { n1: 'MASTER', n2: 'BACKUP' }, 10_000, 'default');
-  assert.deepEqual({ ...vs.n1, since: undefined }, {
-    node: 'n1', state: 'MASTER', healthy: 2, total: 2, quorum: true, since: undefined,
-    realServers: [{ address: '198.18.1.1', port: 8080, weight: 2, healthy: true }, { address: '198.18.1.2', port: 8080, weight: 1, healthy: true }],
-  });
-
-  // Each agent owns its own entry only: its field manager is kubelived-agent/<node>.
+  // Each agent owns its own entry only (field manager kubelived-agent/<node>); the controller its summary.
   const { stdout } = await c().kubectl(['get', 'vrrpinstance/web', '--show-managed-fields', '-o', 'json']);
   const managers = (JSON.parse(stdout) as { metadata: { managedFields: { manager: string; subresource?: string }[] } }).metadata.managedFields
     .filter((m) => m.subresource === 'status').map((m) => m.manager).sort();
-  assert.deepEqual(managers, ['kubelived-agent/n1', 'kubelived-agent/n2']);
+  assert.deepEqual(managers, ['kubelived-agent/n1', 'kubelived-agent/n2', 'kubelived-controller']);
 
   // (n2 may have been master for a moment before n1 started: its Event is right too.)
-  const event = await waitFor('n1\'s BecameMaster Event', async () => {
-    const { stdout: ev } = await c().kubectl(['get', 'events.events.k8s.io', '-n', 'default', '-o', 'json']);
-    const items = (JSON.parse(ev) as { items: { reason: string; note: string; regarding: { kind: string; name: string }; reportingInstance: string }[] }).items;
-    return items.find((e) => e.reason === 'BecameMaster' && e.regarding.kind === 'VrrpInstance' && e.regarding.name === 'web' && e.reportingInstance === 'n1');
-  }, 10_000, 200);
-  assert.match(event.note, /^node n1: Backup -> Master \(/);
+  const event = await waitFor('n1\'s BecameMaster Event', async () =>
+    (await events('default', 'VrrpInstance', 'web')).find((e) => e.reason === 'BecameMaster' && e.reportingInstance === 'n1'), 10_000, 200);
+  assert.match(event.note, /^n1 became MASTER \(was BACKUP\): .+\.$/);
+  const backup = (await events('default', 'VrrpInstance', 'web')).find((e) => e.reason === 'BecameBackup' && e.reportingInstance === 'n2');
+  assert.equal(backup?.note, 'n2 became BACKUP (was INIT): the instance started.');
 
   for (const n of [n1, n2]) {
     const lease = await waitFor(`Lease kubelived-agent-${n.name}`, async () => {
@@ -144,6 +159,54 @@ test('an applied VrrpInstance: n1 answers for the VIP, and status, Events and Le
     }, 10_000, 200);
     assert.equal(lease, `${n.name} 40`);
   }
+  // The agents wrote their entries before their first Lease renewal: that is a start, not a failure.
+  await waitFor('Ready MasterElected', async () => (await condition('vrrpinstance/web', 'Ready'))?.reason === 'MasterElected', 10_000, 200);
+  await sleep(2000); // the controller's Events go out in batches
+  assert.deepEqual((await events('default', 'VrrpInstance', 'web')).filter((e) => e.reportingInstance !== 'n1' && e.reportingInstance !== 'n2').map((e) => `${e.reason}: ${e.note}`), []);
+  assert.equal((await condition('vrrpinstance/web', 'Degraded'))?.status, 'False');
+});
+
+test('a kernel without IPVS (this host\'s): each entry says why, the VirtualServer is not Ready and READY counts no server', async (t) => {
+  const [n1] = nodes();
+  const vip = vip4(17);
+  startController(t);
+  await apply([
+    vrrpInstance({ name: 'noipvs', vrid: 68, vips: [`${vip}/24`], priorityOverrides: n1First, advertisementInterval: '100ms' }),
+    {
+      apiVersion: 'kubelived.io/v1alpha1', kind: 'VirtualServer', metadata: { name: 'noipvs', namespace: 'default' },
+      spec: { vrrpInstanceRef: 'noipvs', virtualIP: vip, port: 80, realServers: [{ address: '198.18.1.1', port: 8080, weight: 2 }, { address: '198.18.1.2', port: 8080 }] },
+    },
+  ], t);
+  const [a1] = startAgents(t);
+  await a1?.waitForState('noipvs', 'Master', 15_000);
+  await assertServedBy(c().lab, vip, n1, 10_000);
+  const why = 'IPVS is not available in this kernel (modprobe ip_vs)';
+
+  const vs = await waitForStates('virtualserver/noipvs', { n1: 'MASTER', n2: 'BACKUP' }, 10_000, 'default');
+  for (const node of ['n1', 'n2']) {
+    assert.deepEqual({ ...vs[node], since: undefined }, {
+      node, state: node === 'n1' ? 'MASTER' : 'BACKUP', programmed: false, message: why, healthy: 0, total: 2, quorum: false, since: undefined,
+      realServers: [{ address: '198.18.1.1', port: 8080, weight: 2, healthy: false }, { address: '198.18.1.2', port: 8080, weight: 1, healthy: false }],
+    });
+  }
+  const ready = await waitFor('VirtualServer Ready=False NotProgrammed', async () => {
+    const x = await condition('virtualserver/noipvs', 'Ready', 'default');
+    return x?.reason === 'NotProgrammed' ? x : undefined;
+  }, 15_000, 200);
+  assert.deepEqual({ status: ready.status, message: ready.message }, { status: 'False', message: `the master n1 could not program the service in its kernel: ${why}` });
+  const degraded = await condition('virtualserver/noipvs', 'Degraded', 'default');
+  assert.deepEqual({ status: degraded?.status, reason: degraded?.reason, message: degraded?.message },
+    { status: 'True', reason: 'NotProgrammed', message: `the service is not programmed in the kernel of n1 and n2: ${why}` });
+  // What `kubectl get vs` shows: MASTER n1, READY 0/2 (no server serves where nothing is programmed).
+  const row = await c().kubectl(['get', 'virtualserver/noipvs', '-n', 'default', '--no-headers']);
+  assert.match(row.stdout, /\bn1\s+0\/2\s+/);
+  const warning = await waitFor('a NotProgrammed Event', async () =>
+    (await events('default', 'VirtualServer', 'noipvs')).find((e) => e.reason === 'NotProgrammed'), 10_000, 200);
+  assert.equal(warning.type, 'Warning');
+  // The agent counts its failed runs (retried with backoff).
+  const r = await c().lab.exec(n1.netns, ['curl', '-sf', 'http://127.0.0.1:9641/metrics']);
+  const failures = Number(/^kubelived_ipvs_reconcile_errors_total (\d+)/m.exec(r.stdout)?.[1]);
+  assert.ok(failures >= 1, `kubelived_ipvs_reconcile_errors_total ${failures}`);
 });
 
 test('SIGKILL of the master agent: n2\'s entry says MASTER within 2 s of its takeover', async (t) => {

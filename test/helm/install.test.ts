@@ -63,6 +63,9 @@ test('helm install creates every object of the chart and prints what to run next
   assert.match(r.stdout, /kubectl get vrrpinstances,virtualservers/);
   assert.match(r.stdout, /on\s+the nodes labelled \{"kubernetes.io\/os":"linux"\}/);
   assert.match(r.stdout, new RegExp(`kubectl -n ${NS} get deployment/kubelived-controller daemonset/kubelived-agent`));
+  // The controller runs with --owner-deployment: the DaemonSet goes with the release.
+  assert.match(r.stdout, /`helm uninstall` also deletes the agent DaemonSet \(the controller's Deployment owns it\)/);
+  assert.doesNotMatch(r.stdout, /delete daemonset/);
 
   await c().kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...CRDS]);
   manifest = (await helm(['get', 'manifest', 'kubelived', '--namespace', NS])).stdout;

@@ -68,7 +68,7 @@ function reconciler(kernel: SimKernel, stateDir: string): IpvsReconciler {
     open: () => kernel,
     ownership: new OwnershipFile(stateDir),
     log: pino({ level: 'silent' }),
-    observer: { realServer: () => undefined, reconciled: () => undefined },
+    observer: { realServer: () => undefined, reconciled: () => undefined, programmed: () => undefined },
   });
 }
 
@@ -126,7 +126,7 @@ test('with no VirtualServers and nothing owned, IPVS is never opened', async (t)
     open: () => { opened = true; throw new Error('no IPVS here'); },
     ownership: new OwnershipFile(dir),
     log: pino({ level: 'silent' }),
-    observer: { realServer: () => undefined, reconciled: () => undefined },
+    observer: { realServer: () => undefined, reconciled: () => undefined, programmed: () => undefined },
   });
   r.setVirtualServers([]);
   await r.settled();
@@ -194,4 +194,42 @@ spec:
   while (destinations() !== 1 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
   assert.deepEqual(kernel.dumpState[0]?.destinations.map((d) => d.port), [portOf(a)]);
   assert.equal(kernel.dumps, 1, 'planned incrementally');
+});
+
+test('every run says, per VirtualServer, whether the kernel holds its service, and why not', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kl-ipvs-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const kernel = new SimKernel();
+  let available = false;
+  const reports: { state: Record<string, string | undefined>; ok: boolean }[] = [];
+  const r = new IpvsReconciler({
+    open: () => kernel,
+    ownership: new OwnershipFile(dir),
+    log: pino({ level: 'silent' }),
+    observer: {
+      realServer: () => undefined,
+      reconciled: () => undefined,
+      programmed: (state, ok) => reports.push({ state: Object.fromEntries(state), ok }),
+    },
+  });
+  t.after(() => r.stop());
+  const dump = kernel.dump.bind(kernel);
+  // A kernel without ip_vs: every call fails as the native addon says.
+  kernel.dump = () => (available ? dump() : Promise.reject(new Error('IPVS is not available in this kernel (modprobe ip_vs)')));
+  r.setVirtualServers(parseResources(CONFIG, 'f.yaml').virtualServers);
+  await r.settled();
+  assert.deepEqual(reports, [{ state: { 'default/web': 'IPVS is not available in this kernel (modprobe ip_vs)' }, ok: false }]);
+
+  // ip_vs loaded, but the kernel refuses the operations of the next run.
+  available = true;
+  kernel.failNext = true;
+  const waitFor = async (n: number): Promise<void> => {
+    const deadline = Date.now() + 5000;
+    while (reports.length < n && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+  };
+  await waitFor(2);
+  assert.deepEqual(reports[1], { state: { 'default/web': 'EPERM' }, ok: false });
+  await waitFor(3);
+  assert.deepEqual(reports[2], { state: { 'default/web': undefined }, ok: true });
+  assert.equal(kernel.dumpState.length, 1);
 });

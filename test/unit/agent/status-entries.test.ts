@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseResources } from '../../../src/api/documents.ts';
-import { NodeStatusEntries } from '../../../src/agent/status-entries.ts';
+import { NodeStatusEntries, transitionNote } from '../../../src/agent/status-entries.ts';
 import type { EntryChange } from '../../../src/agent/status-entries.ts';
 import type { InstancePlan, InstanceSnapshot } from '../../../src/agent/messages.ts';
 
@@ -40,6 +40,7 @@ test('a new instance starts as INIT; a transition gives state, reason, since and
   const c = clock();
   const e = new NodeStatusEntries('n1', c.now);
   const start = e.running([PLAN], SET.virtualServers);
+  e.ipvs(new Map([['shop/web', undefined]]));
   assert.deepEqual(only(start, 'VrrpInstance'), [{
     kind: 'VrrpInstance', name: 'vi',
     entry: { node: 'n1', state: 'INIT', effectivePriority: 150, since: '2026-05-01T10:00:00Z', reason: 'starting' },
@@ -68,17 +69,22 @@ test('snapshots report only real changes: a tracked priority, the master a backu
   assert.deepEqual(e.snapshot([snap({ name: 'unknown' })]), []);
 });
 
-test('VirtualServer entries: health per real server, healthy/total and quorum; unchanged results report nothing', () => {
+const PROGRAMMED = new Map([['shop/web', undefined]]);
+
+test('VirtualServer entries: written once IPVS has been tried; health per real server, healthy/total and quorum; unchanged results report nothing', () => {
   const c = clock();
   const e = new NodeStatusEntries('n1', c.now);
-  const [vs] = only(e.running([PLAN], SET.virtualServers), 'VirtualServer');
+  assert.deepEqual(only(e.running([PLAN], SET.virtualServers), 'VirtualServer'), [], 'nothing to say before the first IPVS run');
+  c.at('2026-05-01T10:00:00.200Z');
+  const [vs] = e.ipvs(PROGRAMMED);
   assert.deepEqual(vs, {
     kind: 'VirtualServer', namespace: 'shop', name: 'web',
     entry: {
-      node: 'n1', state: 'INIT', healthy: 2, total: 2, quorum: true, since: '2026-05-01T10:00:00Z',
+      node: 'n1', state: 'INIT', programmed: true, healthy: 2, total: 2, quorum: true, since: '2026-05-01T10:00:00Z',
       realServers: [{ address: '10.0.0.1', port: 8080, weight: 1, healthy: true }, { address: '10.0.0.2', port: 8080, weight: 3, healthy: true }],
     },
   });
+  assert.deepEqual(e.ipvs(PROGRAMMED), [], 'the same word again changes nothing');
   const rs2 = SET.virtualServers[0]?.spec.realServers[1];
   assert.ok(rs2);
   assert.deepEqual(e.realServer('shop/web', rs2, true), [], 'unknown counted healthy already');
@@ -93,9 +99,28 @@ test('VirtualServer entries: health per real server, healthy/total and quorum; u
   assert.deepEqual(e.running([PLAN], SET.virtualServers), [], 'the same config changes nothing');
 });
 
+test('a VirtualServer the kernel does not hold: not programmed, why, and no real server in service', () => {
+  const c = clock();
+  const e = new NodeStatusEntries('n1', c.now);
+  e.running([PLAN], SET.virtualServers);
+  const why = 'IPVS is not available in this kernel (modprobe ip_vs)';
+  const [failed] = e.ipvs(new Map([['shop/web', why]]));
+  assert.deepEqual(failed?.kind === 'VirtualServer' ? failed.entry : undefined, {
+    node: 'n1', state: 'INIT', programmed: false, message: why, healthy: 0, total: 2, quorum: false, since: '2026-05-01T10:00:00Z',
+    realServers: [{ address: '10.0.0.1', port: 8080, weight: 1, healthy: false }, { address: '10.0.0.2', port: 8080, weight: 3, healthy: false }],
+  });
+  assert.deepEqual(e.ipvs(new Map([['shop/web', why]])), [], 'a retry failing the same way changes nothing');
+  c.at('2026-05-01T10:00:05Z');
+  const [fixed] = e.ipvs(PROGRAMMED);
+  const entry = fixed?.kind === 'VirtualServer' ? fixed.entry : undefined;
+  assert.deepEqual([entry?.programmed, entry?.message, entry?.healthy, entry?.quorum, entry?.since], [true, undefined, 2, true, '2026-05-01T10:00:05Z']);
+  assert.deepEqual(e.ipvs(new Map([['other/vs', why]])), [], 'a VirtualServer this node does not run');
+});
+
 test('entries go when the node stops running them, and say STOPPED on a graceful stop', () => {
   const e = new NodeStatusEntries('n1', clock().now);
   e.running([PLAN], SET.virtualServers);
+  e.ipvs(PROGRAMMED);
   e.transition({ instance: 'vi', to: 'Master', reason: 'preempt', masterIP: '198.18.0.11', effectivePriority: 150 });
   const stopped = e.stopped();
   assert.deepEqual(stopped.map((c) => [c.kind, c.entry?.state]), [['VrrpInstance', 'STOPPED'], ['VirtualServer', 'STOPPED']]);
@@ -105,4 +130,19 @@ test('entries go when the node stops running them, and say STOPPED on a graceful
     { kind: 'VrrpInstance', name: 'vi', entry: undefined },
     { kind: 'VirtualServer', namespace: 'shop', name: 'web', entry: undefined },
   ]);
+});
+
+test('an entry never written is never removed, nor reported STOPPED', () => {
+  const e = new NodeStatusEntries('n1', clock().now);
+  e.running([PLAN], SET.virtualServers);
+  assert.deepEqual(only(e.stopped(), 'VirtualServer'), []);
+  assert.deepEqual(only(e.running([PLAN], []), 'VirtualServer'), []);
+});
+
+test('transition Events read as sentences, with the states spelled as status spells them', () => {
+  assert.equal(transitionNote('n1', { from: 'Backup', to: 'Master', reason: 'master-down timer expired' }), 'n1 became MASTER (was BACKUP): the master-down timer expired.');
+  assert.equal(transitionNote('n1', { from: 'Initialize', to: 'Backup', reason: 'startup' }), 'n1 became BACKUP (was INIT): the instance started.');
+  assert.equal(transitionNote('n2', { from: 'Master', to: 'Backup', reason: 'higher priority advert from 198.18.0.11 (150)' }), 'n2 became BACKUP (was MASTER): higher priority advert from 198.18.0.11 (150).');
+  assert.equal(transitionNote('n2', { from: 'Master', to: 'Fault', reason: 'track mysql down' }), 'n2 became FAULT (was MASTER): track mysql down.');
+  assert.equal(transitionNote('n1', { from: 'Master', to: 'Initialize', reason: 'shutdown' }), 'n1 stopped running this instance (was MASTER).');
 });

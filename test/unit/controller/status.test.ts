@@ -63,13 +63,44 @@ test('an expired Lease makes the entry stale: not a claim, not counted, reported
   assert.equal(cond(none.status.conditions, 'Ready').reason, 'NoReports');
 });
 
+test('an agent starting (its entry written before its first Lease) is not a failure; one that never renews is', () => {
+  // n2 wrote its first entry 2 s ago and has no Lease yet; n3 restarted 1 s ago over a Lease
+  // that expired long ago. Neither is Degraded, and the summary looks again when they would be.
+  const starting = instance('vi', spec, { nodes: [entry('n1', 'MASTER', 60_000), entry('n2', 'BACKUP', 2000, 'startup'), entry('n3', 'INIT', 1000, 'starting')] });
+  const l: AgentLeases = (n) => (n === 'n1' ? { renewMs: NOW - 1000, expiresMs: NOW + 39_000 } : n === 'n3' ? { renewMs: NOW - 120_000, expiresMs: NOW - 80_000 } : undefined);
+  const s = summarize(starting, l);
+  assert.deepEqual(cond(s.status.conditions, 'Degraded'), { ...cond(s.status.conditions, 'Degraded'), status: 'False', reason: 'AsExpected' });
+  assert.equal(s.status.nodeCount, 1, 'not counted before their Lease');
+  assert.equal(s.recheckAt, NOW - 2000 + 40_000);
+  // 40 s later without a Lease: n2's agent is not reporting (n3 renewed in the meantime).
+  const n3Renewed: AgentLeases = (n) => (n === 'n2' ? undefined : { renewMs: NOW + 30_000, expiresMs: NOW + 70_000 });
+  const late = summarize(starting, n3Renewed, NOW + 40_000);
+  assert.deepEqual(cond(late.status.conditions, 'Degraded'), {
+    ...cond(late.status.conditions, 'Degraded'), status: 'True', reason: 'AgentNotReporting', message: 'the agent on n2 has no liveness Lease; its entry no longer counts',
+  });
+  // Every agent starting: no report yet, and Ready says so.
+  const fresh = summarize(instance('vi', spec, { nodes: [entry('n1', 'BACKUP', 500), entry('n2', 'INIT', 300)] }), () => undefined);
+  assert.deepEqual(cond(fresh.status.conditions, 'Ready'), {
+    ...cond(fresh.status.conditions, 'Ready'), status: 'False', reason: 'NoReports', message: 'no agent reports this instance yet: n1 and n2 are starting (no liveness Lease yet)',
+  });
+  assert.equal(cond(fresh.status.conditions, 'Degraded').status, 'False');
+  // Several agents stopped renewing: one sentence, plural.
+  const dead = summarize(instance('vi', spec, { nodes: [entry('n1', 'MASTER', 60_000), entry('n2', 'BACKUP', 60_000), entry('n3', 'BACKUP', 60_000)] }), leases(1000, ['n1', 'n2']));
+  assert.equal(cond(dead.status.conditions, 'Degraded').message, 'the agents on n1 and n2 stopped renewing their liveness Leases; their entries no longer count');
+});
+
+test('three MASTERs: all of them in split brain', () => {
+  const o = instance('vi', spec, { nodes: [entry('n1', 'MASTER', 60_000), entry('n2', 'MASTER', 5000), entry('n3', 'MASTER', 5000)] });
+  assert.equal(cond(summarize(o).status.conditions, 'SplitBrain').message, 'n1, n2 and n3 have all been MASTER for longer than one advertisement interval (1000ms)');
+});
+
 test('two MASTER claims: the newer one is the master; within one advert interval it is a takeover', () => {
   const o = instance('vi', { ...spec, advertisementInterval: '3s' }, { nodes: [entry('n1', 'MASTER', 60_000), entry('n2', 'MASTER', 1000)] });
   const s = summarize(o);
   assert.equal(s.status.master, 'n2');
   assert.deepEqual(cond(s.status.conditions, 'SplitBrain'), {
     ...cond(s.status.conditions, 'SplitBrain'), status: 'False', reason: 'AtMostOneMaster',
-    message: 'n1, n2 claim MASTER: a takeover the old master has not reported yet',
+    message: 'n1 and n2 claim MASTER: a takeover the old master has not reported yet',
   });
   // Look again when the overlap is one interval (3 s) old.
   assert.equal(s.recheckAt, NOW - 1000 + 3000);
@@ -80,7 +111,7 @@ test('split brain: both live nodes MASTER beyond one interval, both Leases renew
   const s = summarize(o, leases(1000));
   assert.deepEqual(cond(s.status.conditions, 'SplitBrain'), {
     ...cond(s.status.conditions, 'SplitBrain'), status: 'True', reason: 'MultipleMasters',
-    message: 'n1, n2 have all been MASTER for longer than one advertisement interval (1000ms)',
+    message: 'n1 and n2 have both been MASTER for longer than one advertisement interval (1000ms)',
   });
   assert.equal(s.status.master, 'n2');
 });
@@ -127,7 +158,13 @@ test('recomputing over its own output changes nothing; a flip moves only its las
 
 function serverEntry(n: string, healthy: number, total: number, quorum = true, down: string[] = []): ServerEntry {
   const realServers = Array.from({ length: total }, (_, i) => ({ address: `198.18.1.${i + 1}`, port: 8080, weight: 1, healthy: !down.includes(`198.18.1.${i + 1}`) }));
-  return { node: n, state: 'MASTER', healthy, total, quorum, realServers, since: kubeTime(NOW) };
+  return { node: n, state: 'MASTER', programmed: true, healthy, total, quorum, realServers, since: kubeTime(NOW) };
+}
+
+/** An entry as an agent writes it when its kernel does not hold the service. */
+function unprogrammed(n: string, message: string, state: ServerEntry['state'] = 'MASTER'): ServerEntry {
+  const realServers = [1, 2].map((i) => ({ address: `198.18.1.${i}`, port: 8080, weight: 1, healthy: false }));
+  return { node: n, state, programmed: false, message, healthy: 0, total: 2, quorum: false, realServers, since: kubeTime(NOW) };
 }
 
 function summarizeVs(entries: ServerEntry[] | undefined, master: string, extra: Record<string, unknown> = {}): ReturnType<typeof summarizeServer> {
@@ -163,4 +200,24 @@ test('a VirtualServer that is not accepted shows no master', () => {
   assert.equal(cond(s.status.conditions, 'Accepted').reason, 'InvalidSpec');
   assert.equal(cond(s.status.conditions, 'Ready').reason, 'NotAccepted');
   assert.equal(cond(s.status.conditions, 'Degraded').status, 'False');
+});
+
+test('a master that could not program the service is not Ready, READY counts nothing, Degraded names every such node', () => {
+  const why = 'IPVS is not available in this kernel (modprobe ip_vs)';
+  const s = summarizeVs([unprogrammed('n1', why), unprogrammed('n2', why, 'BACKUP')], 'n1');
+  assert.equal(s.status.ready, '0/2');
+  assert.deepEqual(cond(s.status.conditions, 'Ready'), {
+    ...cond(s.status.conditions, 'Ready'), status: 'False', reason: 'NotProgrammed', message: `the master n1 could not program the service in its kernel: ${why}`,
+  });
+  assert.deepEqual(cond(s.status.conditions, 'Degraded'), {
+    ...cond(s.status.conditions, 'Degraded'), status: 'True', reason: 'NotProgrammed', message: `the service is not programmed in the kernel of n1 and n2: ${why}`,
+  });
+  // A backup without the service: the master serves, but a takeover would not.
+  const backup = summarizeVs([serverEntry('n1', 2, 2), unprogrammed('n2', 'IPVS_CMD_NEW_SERVICE TCP 198.18.0.100:80: No such file or directory (scheduler)', 'BACKUP')], 'n1');
+  assert.equal(backup.status.ready, '2/2');
+  assert.equal(cond(backup.status.conditions, 'Ready').reason, 'Serving');
+  assert.deepEqual(cond(backup.status.conditions, 'Degraded'), {
+    ...cond(backup.status.conditions, 'Degraded'), status: 'True', reason: 'NotProgrammed',
+    message: 'the service is not programmed in the kernel of n2: IPVS_CMD_NEW_SERVICE TCP 198.18.0.100:80: No such file or directory (scheduler)',
+  });
 });

@@ -32,7 +32,15 @@ test('a VRID shared on a node: the older instance keeps it, whatever the names',
   assert.equal(v.instances.get('z-older')?.accepted, true);
   const newer = v.instances.get('a-newer');
   assert.equal(newer?.reason, 'VRIDConflict');
-  assert.match(newer?.message ?? '', /VRID 7 on interface \(auto.*\(IPv4\) is already used by VrrpInstance\/z-older on node n1:/);
+  assert.equal(newer?.message, 'IPv4 VRID 7 on the interface holding the first virtual IP\'s subnet is already used by VrrpInstance/z-older on node n1: two routers with one VRID on one segment answer each other\'s adverts');
+});
+
+test('a VRID conflict on several nodes names the interface and every node, as a sentence', () => {
+  const v = validate([
+    instance('older', { vrid: 8, virtualIPs: ['2001:2::100/64'], interface: 'bond0' }, { created: early }),
+    instance('newer', { vrid: 8, virtualIPs: ['2001:2::101/64'], interface: 'bond0' }, { created: late }),
+  ], [], nodes);
+  assert.equal(v.instances.get('newer')?.message, 'IPv6 VRID 8 on interface bond0 is already used by VrrpInstance/older on nodes n1 and n2: two routers with one VRID on one segment answer each other\'s adverts');
 });
 
 test('one VRID on disjoint nodes, other interfaces or the other family is no collision', () => {

@@ -27,6 +27,6 @@ test('fields with type, default and constraints; CEL rules with their messages; 
   assert.match(row('status.nodes[].state'), /one of `MASTER`, `BACKUP`, `FAULT`, `INIT`, `STOPPED`/);
   // A rule's message, the field it is reported on, and the rule itself.
   assert.match(fresh, /- On `spec`, reported on `spec.advertisementInterval` \(FieldValueInvalid\): advertisementInterval: VRRPv2 intervals are whole seconds from 1s to 255s\n\n {2}```cel\n {2}self.version != 2 \|\| /);
-  assert.match(fresh, /\| READY \| string \| `.status.ready` \| Healthy\/total real servers as the master sees them. \|/);
+  assert.match(fresh, /\| READY \| string \| `.status.ready` \| Real servers in service on the master \/ total \(0\/total while the master cannot program the service\). \|/);
   assert.match(fresh, /\| NODES \| integer \| `.status.nodeCount` \|/);
 });

@@ -64,7 +64,7 @@ test('the panels cover VRRP, real servers, IPVS and the controller', () => {
   for (const metric of [
     'kubelived_vrrp_state', 'kubelived_vrrp_transitions_total', 'kubelived_vrrp_failover_duration_seconds',
     'kubelived_vrrp_adverts_sent_total', 'kubelived_vrrp_adverts_received_total', 'kubelived_vrrp_packets_dropped_total',
-    'kubelived_realserver_up', 'kubelived_ipvs_services', 'kubelived_ipvs_destinations',
+    'kubelived_realserver_up', 'kubelived_ipvs_services', 'kubelived_ipvs_destinations', 'kubelived_ipvs_reconcile_errors_total',
     'kubelived_ipvs_reconcile_duration_seconds', 'kubelived_controller_reconcile_duration_seconds',
     'kubelived_controller_leader', 'kubelived_controller_status_writes_total', 'kubelived_controller_watch_errors_total',
   ]) assert.ok(used.has(metric), `no panel shows ${metric}`);
