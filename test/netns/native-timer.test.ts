@@ -20,20 +20,32 @@ test('fires once, never before its deadline, fractions of a millisecond included
   for (const ms of [0.5, 3.7, 20.25, 60.9375]) {
     const took = await fireAfter(ms);
     assert.ok(took >= ms, `armed for ${ms} ms, fired after ${took} ms`);
-    assert.ok(took < ms + 50, `armed for ${ms} ms, fired only after ${took} ms`);
+    // How late it may be is the benchmark's question (a loaded machine stalls any event loop);
+    // here it only has to fire.
+    assert.ok(took < ms + 2000, `armed for ${ms} ms, fired only after ${took} ms`);
   }
-  assert.ok((await fireAfter(-5)) < 50, 'a deadline in the past fires at once');
+  assert.ok((await fireAfter(-5)) < 2000, 'a deadline in the past fires at once');
 });
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const deadline = performance.now() + 2000;
+  while (!cond()) {
+    if (performance.now() > deadline) assert.fail(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 test('re-arming replaces the deadline; disarm and close stop it', async () => {
   let fired = 0;
-  const t = new PreciseTimer(() => { fired++; });
+  let firedAt = 0;
+  const t = new PreciseTimer(() => { fired++; firedAt = performance.now(); });
+  const armedAt = performance.now();
   t.arm(10);
   t.arm(80);                       // replaces, does not add
-  await new Promise((r) => setTimeout(r, 40));
-  assert.equal(fired, 0);
-  await new Promise((r) => setTimeout(r, 80));
-  assert.equal(fired, 1);
+  await until(() => fired > 0, 'the timer fires');
+  assert.ok(firedAt - armedAt >= 80, `fired ${firedAt - armedAt} ms after arming: the first deadline was not replaced`);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(fired, 1, 'one fire: re-arming replaced the first deadline');
   t.arm(10);
   t.disarm();
   await new Promise((r) => setTimeout(r, 40));
