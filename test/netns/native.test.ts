@@ -696,7 +696,8 @@ describe('announcements', () => {
   });
 
   it('unsolicited NA: to ff02::1 from the link-local address, hop limit 255, Override set, Solicited clear, target and its MAC', async (t) => {
-    const capture = await Capture.start(B, ['icmp6', 'and', 'ip6[40]', '==', '136']);
+    // Only A's: B's own neighbour discovery (a solicited NA answering A) may cross the capture.
+    const capture = await Capture.start(B, ['icmp6', 'and', 'ip6[40]', '==', '136', 'and', 'ether', 'src', MAC_A]);
     const a = await Rpc.start(A);
     t.after(async () => {
       a.kill();
