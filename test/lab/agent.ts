@@ -1,8 +1,8 @@
 // Runs real kubelived agents (the CLI, as a user would) inside lab node namespaces, and reads
 // their JSON log lines to follow state transitions.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Lab, LabNode, LabProcess } from './lab.ts';
 
@@ -75,11 +75,15 @@ export function spawnAgent(lab: Lab, node: LabNode, args: string[], env: Record<
   };
 }
 
-export function startAgent(lab: Lab, node: LabNode, config: string, opts: { metricsAddr?: string; configPath?: string } = {}): RunningAgent {
-  const configPath = opts.configPath ?? join(mkdtempSync(join(tmpdir(), `kl-${node.name}-`)), 'config.yaml');
+/** A standalone agent reading `config` from a file of its own; the file's directory goes when the agent exits. */
+export function startAgent(lab: Lab, node: LabNode, config: string, opts: { metricsAddr?: string } = {}): RunningAgent {
+  const dir = mkdtempSync(join(tmpdir(), `kl-${node.name}-`));
+  const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, config);
   // Each agent keeps its own state (IPVS ownership) beside its config, as separate nodes would.
-  const args = ['--config', configPath, '--node', node.name, '--state-dir', dirname(configPath)];
+  const args = ['--config', configPath, '--node', node.name, '--state-dir', dir];
   if (opts.metricsAddr) args.push('--metrics-addr', opts.metricsAddr);
-  return { ...spawnAgent(lab, node, args), configPath };
+  const agent = spawnAgent(lab, node, args);
+  void agent.proc.exited.then(() => rmSync(dir, { recursive: true, force: true }));
+  return { ...agent, configPath };
 }
