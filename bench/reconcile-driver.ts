@@ -11,10 +11,10 @@
 //   {"id":4,"op":"change","index":7,"weight":3}     -> {"id":4,"t0":...,"tResponse":...,"tMaster":...,"tObserved":...,"tAllNodes":...}
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { applyObject } from '../src/kube/apply.ts';
 import { makeInformer } from '../src/kube/informer.ts';
+import { loadKubeConfig } from '../src/kube/kubeconfig.ts';
 import { VIRTUAL_SERVERS, VRRP_INSTANCES, resourcePath } from '../src/kube/resources.ts';
 import type { KubeObject } from '../src/kube/resources.ts';
 import { BENCH_NAMESPACE, FIELD_MANAGER, INSTANCE, MASTER, NODES, REAL_SERVERS, nameOf, virtualServer, vrrpInstance } from './reconcile-objects.ts';
@@ -37,8 +37,7 @@ const SETTLE_REPORT_MS = 30_000;
 
 const { values } = parseArgs({ options: { kubeconfig: { type: 'string' } }, strict: true });
 if (!values.kubeconfig) throw new Error('reconcile-driver: --kubeconfig FILE is required');
-const kc = new KubeConfig();
-kc.loadFromFile(values.kubeconfig);
+const kc = loadKubeConfig({ KUBECONFIG: values.kubeconfig });
 // Informer warnings to stderr: stdout carries the answers.
 const log = pino({ level: 'warn', base: { component: 'bench-driver' } }, pino.destination(2));
 

@@ -7,7 +7,7 @@
 // Fail-static: the informers keep their caches while the API server is unreachable, so an
 // outage delivers nothing at all; when it returns they list again and only real differences
 // reach the agent.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '../kube/kubeconfig.ts';
 import type { ResourceSet } from '../api/documents.ts';
 import { makeInformer } from '../kube/informer.ts';
 import type { Informer } from '../kube/informer.ts';

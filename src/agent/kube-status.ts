@@ -2,7 +2,7 @@
 // VirtualServers it runs (server-side apply under its own field manager, so it owns that entry
 // and nothing else), Events on its VRRP transitions, and its liveness Lease. Everything here
 // is best effort and asynchronous: the data plane never waits for the API server.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '../kube/kubeconfig.ts';
 import type { RealServer, VirtualServer } from '../api/virtual-server.ts';
 import { applyStatus } from '../kube/apply.ts';
 import { EventRecorder } from '../kube/events.ts';

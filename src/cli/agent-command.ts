@@ -5,7 +5,7 @@ import { FileConfigSource } from '../agent/config-source.ts';
 import type { ConfigSource } from '../agent/config-source.ts';
 import { KubeConfigSource } from '../agent/kube-config-source.ts';
 import { KubeStatus } from '../agent/kube-status.ts';
-import { loadKubeConfig } from '../kube/client.ts';
+import { loadKubeConfig } from '../kube/kubeconfig.ts';
 import { log } from '../log.ts';
 import { Ipvs } from '../net/ipvs.ts';
 

@@ -8,7 +8,7 @@ import { parseDuration } from '../api/duration.ts';
 import { ConfigError } from '../api/issues.ts';
 import { defaultAgentValues, parseAgentValues } from '../controller/agent-config.ts';
 import { Controller } from '../controller/controller.ts';
-import { loadKubeConfig } from '../kube/client.ts';
+import { loadKubeConfig } from '../kube/kubeconfig.ts';
 import { log } from '../log.ts';
 
 export interface ControllerArgs {

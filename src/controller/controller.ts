@@ -5,7 +5,7 @@
 // restart or a takeover over unchanged objects writes nothing. The decisions are pure
 // (validation.ts, status.ts, daemonset.ts); this file moves data between them and the API.
 import type { Server } from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '../kube/kubeconfig.ts';
 import { serveHttp } from '../agent/http.ts';
 import { applyObject, applyStatus } from '../kube/apply.ts';
 import { Backoff } from '../kube/backoff.ts';

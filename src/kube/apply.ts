@@ -2,7 +2,7 @@
 // the API server merges. The controller owns the summary fields of a status, each agent its own
 // entry of status.nodes (a list-map keyed by node), so no writer can clobber another's fields
 // and no read-modify-write races exist.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
 import { kubeRequest } from './client.ts';
 import { apiVersionOf, resourcePath } from './resources.ts';
 import type { KubeObject, ResourceType } from './resources.ts';

@@ -1,19 +1,10 @@
-// The one way this project talks to the API server: credentials from client-node's KubeConfig,
-// requests through client-node's own fetch and TLS dispatcher, plain JSON in and out. The
-// generated typed clients are not used: server-side apply, watches and status subresources of
-// our CRDs are all plain paths, and one request function keeps errors and timeouts uniform.
-import { HttpMethod, IsomorphicFetchHttpLibrary, KubeConfig, RequestContext } from '@kubernetes/client-node';
-
-/** KUBECONFIG when set, otherwise the in-cluster ServiceAccount (client-node's loadFromDefault). */
-export function loadKubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromDefault();
-  const cluster = kc.getCurrentCluster();
-  if (!cluster?.server) {
-    throw new Error('no Kubernetes credentials: set KUBECONFIG or run in a pod with a ServiceAccount token');
-  }
-  return kc;
-}
+// The one way this project talks to the API server: credentials from kubeconfig.ts, requests
+// through node:http(s) on keep-alive connections, plain JSON in and out. No generated typed
+// client: server-side apply, watches and status subresources of our CRDs are all plain paths,
+// and one request function keeps errors and timeouts uniform.
+import http from 'node:http';
+import https from 'node:https';
+import type { KubeConfig } from './kubeconfig.ts';
 
 /** An API server answer other than 2xx, with the Status object's reason and message. */
 export class KubeApiError extends Error {
@@ -56,31 +47,31 @@ export interface RequestOptions {
 /** Requests without their own signal give up after this long (a hung API server must not hang us). */
 const REQUEST_TIMEOUT_MS = 30_000;
 
-const http = new IsomorphicFetchHttpLibrary();
-
-async function send(kc: KubeConfig, path: string, opts: RequestOptions): Promise<{ status: number; text: () => Promise<string>; stream: () => ReadableStream<Uint8Array> | null }> {
-  const server = kc.getCurrentCluster()?.server;
-  if (!server) throw new Error('the kubeconfig has no current cluster');
-  const url = new URL(server.replace(/\/+$/, '') + path);
+function send(kc: KubeConfig, path: string, opts: RequestOptions): Promise<http.IncomingMessage> {
+  const url = new URL(kc.server + path);
   for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
   const method = opts.method ?? 'GET';
-  const ctx = new RequestContext(url.toString(), HttpMethod[method]);
-  ctx.setHeaderParam('Accept', 'application/json');
-  if (opts.body !== undefined) {
-    ctx.setHeaderParam('Content-Type', opts.contentType ?? 'application/json');
-    ctx.setBody(JSON.stringify(opts.body));
-  }
-  ctx.setSignal(opts.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS));
-  await kc.applySecurityAuthentication(ctx);
-  let res;
-  try {
-    res = await http.send(ctx).toPromise();
-  } catch (e) {
-    // fetch says only "fetch failed"; the reason (ECONNREFUSED, a TLS error...) is its cause.
-    const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : '';
-    throw new Error(`${method} ${url.host}${path}: ${e instanceof Error ? e.message : String(e)}${cause}`, { cause: e });
-  }
-  return { status: res.httpStatusCode, text: () => res.body.text(), stream: () => res.body.stream() };
+  const headers: http.OutgoingHttpHeaders = { Accept: 'application/json' };
+  const authorization = kc.authorization();
+  if (authorization !== undefined) headers.Authorization = authorization;
+  const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+  if (body !== undefined) headers['Content-Type'] = opts.contentType ?? 'application/json';
+  const request = url.protocol === 'http:' ? http.request : https.request;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers, agent: kc.agent, signal: opts.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS) }, resolve);
+    req.on('error', (e) => {
+      // An abort says only "The operation was aborted"; why (a timeout, a stop) is its cause.
+      const cause = e.cause instanceof Error ? `: ${e.cause.message}` : '';
+      reject(new Error(`${method} ${url.host}${path}: ${e.message}${cause}`, { cause: e }));
+    });
+    req.end(body);
+  });
+}
+
+async function readText(res: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function failure(method: string, path: string, status: number, text: string): KubeApiError {
@@ -99,16 +90,15 @@ function failure(method: string, path: string, status: number, text: string): Ku
 /** One API request; resolves to the parsed JSON body, rejects with KubeApiError on non-2xx. */
 export async function kubeRequest<T>(kc: KubeConfig, path: string, opts: RequestOptions = {}): Promise<T> {
   const res = await send(kc, path, opts);
-  const text = await res.text();
-  if (res.status < 200 || res.status > 299) throw failure(opts.method ?? 'GET', path, res.status, text);
+  const text = await readText(res);
+  const status = res.statusCode ?? 0;
+  if (status < 200 || status > 299) throw failure(opts.method ?? 'GET', path, status, text);
   return (text === '' ? undefined : JSON.parse(text)) as T;
 }
 
 /** A streaming GET (a watch): the open body, or KubeApiError when the server refuses it. */
-export async function kubeStream(kc: KubeConfig, path: string, query: Query, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+export async function kubeStream(kc: KubeConfig, path: string, query: Query, signal: AbortSignal): Promise<AsyncIterable<Buffer>> {
   const res = await send(kc, path, { query, signal });
-  if (res.status !== 200) throw failure('GET', path, res.status, await res.text());
-  const body = res.stream();
-  if (!body) throw new KubeApiError('GET', path, res.status, 'Unknown', 'the response has no body');
-  return body;
+  if (res.statusCode !== 200) throw failure('GET', path, res.statusCode ?? 0, await readText(res));
+  return res;
 }

@@ -4,7 +4,7 @@
 // interval, so a flapping condition cannot flood the API server. Recording never throws and
 // never blocks the caller: a lost Event is logged, not fatal.
 import { randomBytes } from 'node:crypto';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
 import type { Logger } from '../log.ts';
 import { hasStatus, kubeRequest } from './client.ts';
 import { EVENTS, microTime, resourcePath } from './resources.ts';

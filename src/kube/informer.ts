@@ -5,7 +5,7 @@
 // Consumers therefore never see an empty list because of an outage (fail-static); a re-list
 // reports only the differences, as deletes, adds and updates.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
 import type { Logger } from '../log.ts';
 import { Backoff } from './backoff.ts';
 import type { BackoffOptions } from './backoff.ts';

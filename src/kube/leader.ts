@@ -5,7 +5,7 @@
 // renew within the renew deadline steps down. On a graceful stop the leader releases the Lease
 // so a standby takes over at its next retry instead of after a lease duration.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
 import type { Logger } from '../log.ts';
 import { hasStatus, kubeRequest } from './client.ts';
 import { LEASES, apiVersionOf, microTime, resourcePath } from './resources.ts';

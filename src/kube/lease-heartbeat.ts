@@ -2,7 +2,7 @@
 // (the kubelet's node-lease numbers). The controller counts a node's status entries only while
 // its Lease is fresh, so a crashed agent's last MASTER claim stops counting.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
 import type { Logger } from '../log.ts';
 import { hasStatus, kubeRequest } from './client.ts';
 import type { Lease } from './leader.ts';

@@ -1,7 +1,7 @@
 // The API server side of an informer: paginated lists and streaming watches of one collection
 // path. Everything here fails by throwing (KubeApiError carries the status: 410 means the
 // resourceVersion is too old and the informer must list again); retrying is the informer's job.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
 import { KubeApiError, kubeRequest, kubeStream } from './client.ts';
 import type { Query } from './client.ts';
 import type { KubeObject } from './resources.ts';
@@ -52,7 +52,7 @@ export function apiListWatch<T extends KubeObject>(kc: KubeConfig, path: string,
         const page = await kubeRequest<ListBody<T>>(kc, path, { query: { ...base, limit: PAGE_SIZE, continue: cont }, signal });
         // Items of core lists carry no kind; fill it in so every cached object says what it is.
         const kind = page.kind?.replace(/List$/, '');
-        for (const item of page.items ?? []) items.push({ apiVersion: page.apiVersion, kind, ...item });
+        for (const item of page.items ?? []) items.push(withoutManagedFields({ apiVersion: page.apiVersion, kind, ...item }));
         cont = page.metadata?.continue || undefined;
         resourceVersion = page.metadata?.resourceVersion ?? '';
       } while (cont);
@@ -98,6 +98,17 @@ export function apiListWatch<T extends KubeObject>(kc: KubeConfig, path: string,
   };
 }
 
+/**
+ * Nothing here reads managedFields, and they are often the largest part of a cached object (a
+ * VirtualServer's status has an entry and a field manager per node): client-go's informers drop
+ * them with a transform for the same reason.
+ */
+function withoutManagedFields<T>(obj: T): T {
+  const metadata = (obj as KubeObject | undefined)?.metadata;
+  if (metadata && 'managedFields' in metadata) delete (metadata as Record<string, unknown>).managedFields;
+  return obj;
+}
+
 function dispatch<T>(path: string, line: string, callbacks: WatchCallbacks<T>): void {
   const ev = JSON.parse(line) as { type?: string; object?: unknown };
   if (ev.type === 'ERROR') {
@@ -106,6 +117,6 @@ function dispatch<T>(path: string, line: string, callbacks: WatchCallbacks<T>): 
     throw new KubeApiError('WATCH', path, s.code ?? 500, s.reason ?? 'Unknown', s.message ?? 'watch error');
   }
   if (ev.type === 'ADDED' || ev.type === 'MODIFIED' || ev.type === 'DELETED' || ev.type === 'BOOKMARK') {
-    callbacks.event(ev.type, ev.object as T);
+    callbacks.event(ev.type, withoutManagedFields(ev.object as T));
   }
 }
