@@ -37,9 +37,11 @@ const IDLE_MS = 10_000;
 /** Between trials, plus up to as much again at random, so trials land anywhere in the agents' timers. */
 const PAUSE_MS = 300;
 const KERNEL_POLL_MS = 5;
-/** After the status is complete, how long the kernel may still take before the trial fails. */
+/** After the status is complete, how long the kernel may still take to show it. */
 const KERNEL_GRACE_MS = 60_000;
 const KUBECTL_RUNS = 5;
+/** How often a long wait says how far it got. */
+const REPORT_MS = 30_000;
 /** The metrics of the controller (the Deployment's --metrics-addr :9640) and of an agent (the DaemonSet's 0.0.0.0:9641), each in its namespace. */
 const CONTROLLER_METRICS_URL = 'http://127.0.0.1:9640/metrics';
 const AGENT_METRICS_URL = 'http://127.0.0.1:9641/metrics';
@@ -241,6 +243,31 @@ async function kernelShows(pid: number, index: number, weight: number, stop: { d
   }
 }
 
+/** p, or a rejection with `message` after ms. */
+async function within<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(message)), ms); })]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Resolves when the master's kernel holds `size` services; says how far it got now and then. */
+async function kernelLoaded(master: LabProcess, size: number): Promise<void> {
+  let last = Date.now();
+  for (;;) {
+    const n = servicesIn(readFileSync(`/proc/${master.pid}/net/ip_vs`, 'utf8'));
+    if (n >= size) return;
+    if (Date.now() - last > REPORT_MS) {
+      progress(`${n}/${size} services in ${MASTER}'s kernel`);
+      last = Date.now();
+    }
+    if (!master.running) throw new Error(`the agent on ${MASTER} exited`);
+    await sleep(500);
+  }
+}
+
 /** `time` of the master agent's first log line with `msg` at or after output line `from`. */
 async function logTime(agent: LabProcess, msg: string, from: number): Promise<number> {
   const line = await agent.waitForLine(new RegExp(`"msg":"${msg}"`), 120_000, from);
@@ -329,13 +356,11 @@ try {
     const createMs = (await rpc('create', { from: have, to: size })).ms ?? NaN;
     progress(`created VirtualServers ${have}..${size - 1} in ${createMs} ms`);
     have = size;
-    const loaded = values.kernel
-      ? waitFor(`${size} services in ${MASTER}'s kernel`, () => Promise.resolve(servicesIn(readFileSync(`/proc/${master.pid}/net/ip_vs`, 'utf8')) >= size), 3_600_000, 500).then(() => Date.now() - t0)
-      : undefined;
+    const loaded = values.kernel ? kernelLoaded(master, size).then(() => Date.now() - t0) : undefined;
     loaded?.catch(() => undefined); // awaited below
     await rpc('settled', { count: size });
     const settleMs = Date.now() - t0;
-    const kernelLoadedMs = await loaded;
+    const kernelLoadedMs = loaded && await within(loaded, KERNEL_GRACE_MS, `every status is complete, but ${MASTER}'s kernel did not hold all ${size} services ${KERNEL_GRACE_MS / 1000} s later`);
     progress(`status complete on all ${size} after ${settleMs} ms${kernelLoadedMs === undefined ? '' : `, kernel loaded after ${kernelLoadedMs} ms`}`);
     await sleep(IDLE_MS);
     const apiPid = apiServerPid(c);
@@ -387,6 +412,12 @@ try {
     }
     results.push(r);
   }
+} catch (e) {
+  // What the processes said last: in the VM nothing else of them survives the run.
+  for (const [name, p] of [['controller', controller], ...agents] as [string, LabProcess | undefined][]) {
+    for (const l of p?.output.slice(-20) ?? []) progress(`${name}: ${l.line.slice(0, 500)}`);
+  }
+  throw e;
 } finally {
   await driver?.stop(5000);
   // Agents first, as a node drain would: each hands over before it exits.
