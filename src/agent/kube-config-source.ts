@@ -67,13 +67,14 @@ export class KubeConfigSource implements ConfigSource {
     this.opts = opts;
     this.log = opts.log;
     this.resources = new KubeResources(opts.log.child({ source: 'kubernetes' }));
-    const informer = (name: string, path: string, selectors: { labelSelector?: string; fieldSelector?: string } = {}): Informer<ApiObject> => {
-      const i: Informer<ApiObject> = makeInformer<ApiObject>(opts.kc, path, { name, log: opts.log, onError: (e) => this.listFailed(i, e), ...selectors });
+    type Extra = { labelSelector?: string; fieldSelector?: string; transform?: (o: ApiObject) => ApiObject };
+    const informer = (name: string, path: string, extra: Extra = {}): Informer<ApiObject> => {
+      const i: Informer<ApiObject> = makeInformer<ApiObject>(opts.kc, path, { name, log: opts.log, onError: (e) => this.listFailed(i, e), ...extra });
       return i;
     };
     this.nodes = informer(`nodes (${opts.node})`, resourcePath(NODES), { fieldSelector: `metadata.name=${opts.node}` });
-    this.instances = informer('vrrpinstances', resourcePath(VRRP_INSTANCES));
-    this.servers = informer('virtualservers', resourcePath(VIRTUAL_SERVERS));
+    this.instances = informer('vrrpinstances', resourcePath(VRRP_INSTANCES), { transform: keepOwnEntry(opts.node) });
+    this.servers = informer('virtualservers', resourcePath(VIRTUAL_SERVERS), { transform: keepOwnEntry(opts.node) });
     this.secrets = informer(`secrets (${opts.namespace})`, resourcePath(SECRETS, opts.namespace));
     this.services = informer('services', resourcePath(SERVICES));
     // Only slices a Service owns: the label the EndpointSlice controller sets.
@@ -91,7 +92,12 @@ export class KubeConfigSource implements ConfigSource {
     this.nodes.on({ add: (o) => this.nodeSeen(o), update: (o) => this.nodeSeen(o) });
     for (const i of this.all) {
       if (i === this.nodes) continue;
-      i.on({ add: () => this.changed(), update: () => this.changed(), delete: () => this.changed() });
+      // Our resources' status writes (each node's, each state change) leave generation alone.
+      const ours = i === this.instances || i === this.servers;
+      const update = (o: ApiObject, old: ApiObject): void => {
+        if (!ours || o.metadata.generation === undefined || o.metadata.generation !== old.metadata.generation) this.changed();
+      };
+      i.on({ add: () => this.changed(), update, delete: () => this.changed() });
     }
   }
 
@@ -243,4 +249,19 @@ function sameLabels(a: Record<string, string>, b: Record<string, string>): boole
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * What the agent keeps of a VrrpInstance or VirtualServer: everything but other nodes' status
+ * entries. It reads only its own (reportedBy); the others would double the size of each cached
+ * VirtualServer.
+ */
+function keepOwnEntry(node: string): (o: ApiObject) => ApiObject {
+  return (o) => {
+    const entries = (o.status as { nodes?: { node?: unknown }[] } | undefined)?.nodes;
+    const own = Array.isArray(entries) ? entries.filter((e) => e.node === node) : [];
+    if (own.length > 0) o.status = { nodes: own };
+    else delete o.status;
+    return o;
+  };
 }

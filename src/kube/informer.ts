@@ -30,13 +30,15 @@ export interface InformerHandlers<T> {
   delete?(obj: T): void;
 }
 
-export interface InformerOptions {
+export interface InformerOptions<T = KubeObject> {
   /** Names the informer in logs and errors, e.g. "vrrpinstances". */
   name: string;
   log: Logger;
   backoff?: BackoffOptions;
   /** Called with every failure (also logged); e.g. to count them in a metric. */
   onError?: (e: unknown) => void;
+  /** What of each object to keep (it may change the object in place): a cache holds only what its reader uses. */
+  transform?: (obj: T) => T;
 }
 
 export class Informer<T extends KubeObject> {
@@ -51,6 +53,7 @@ export class Informer<T extends KubeObject> {
   private readonly log: Logger;
   private readonly backoff: Backoff;
   private readonly onError: ((e: unknown) => void) | undefined;
+  private readonly transform: (obj: T) => T;
   private readonly cache = new Map<string, T>();
   private readonly handlers: InformerHandlers<T>[] = [];
   private resourceVersion = '';
@@ -59,12 +62,13 @@ export class Informer<T extends KubeObject> {
   private abort: AbortController | undefined;
   private running: Promise<void> | undefined;
 
-  constructor(source: ListWatchSource<T>, opts: InformerOptions) {
+  constructor(source: ListWatchSource<T>, opts: InformerOptions<T>) {
     this.source = source;
     this.name = opts.name;
     this.log = opts.log.child({ informer: opts.name });
     this.backoff = new Backoff(opts.backoff);
     this.onError = opts.onError;
+    this.transform = opts.transform ?? ((obj) => obj);
     this.synced = new Promise((resolve) => { this.markSynced = resolve; });
   }
 
@@ -180,6 +184,7 @@ export class Informer<T extends KubeObject> {
     const key = keyOf(obj);
     const old = this.cache.get(key);
     if (old && old.metadata.resourceVersion === obj.metadata.resourceVersion) return;
+    obj = this.transform(obj);
     this.cache.set(key, obj);
     if (old) this.emit('update', obj, old);
     else this.emit('add', obj);
@@ -234,7 +239,7 @@ function keyOf(obj: KubeObject): string {
 
 /** An informer over an API collection path, e.g. '/api/v1/nodes'; call start() to run it. */
 export function makeInformer<T extends KubeObject>(
-  kc: KubeConfig, path: string, opts: InformerOptions & Selectors,
+  kc: KubeConfig, path: string, opts: InformerOptions<T> & Selectors,
 ): Informer<T> {
   return new Informer<T>(apiListWatch<T>(kc, path, { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector }), opts);
 }

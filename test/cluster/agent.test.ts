@@ -269,6 +269,12 @@ test('selection follows nodeSelector and Node labels; entries go with it, and SI
   const e = await entries('vrrpinstance/sel');
   assert.equal(e.n2?.state, 'STOPPED', 'written before the agent exited');
   assert.deepEqual(await holders(c().lab, vip), [], 'the VIP went with it');
+
+  // Deselected while its agent is down: the next run on n2 finds its old entry and removes it.
+  await selector({ 'kubelived-test': 'nowhere' });
+  const [again] = startAgents(t, 'agent', [n2]);
+  await again?.proc.waitForLine(/"msg":"agent started"/, 15_000);
+  await waitFor('n2\'s STOPPED entry removed by its next run', async () => Object.keys(await entries('vrrpinstance/sel')).length === 0, 10_000, 100);
 });
 
 test('API server down for 60 s: the VIP keeps answering, nothing is re-applied, and status catches up', async (t) => {

@@ -98,6 +98,21 @@ test('lists, then follows the watch from the list resourceVersion', async () => 
   await inf.stop();
 });
 
+test('transform: the cache and the handlers get only what it keeps, from lists and watches alike', async () => {
+  const src = new ScriptedSource();
+  src.lists.push(() => ({ items: [obj('a', '1', 'a-long-value')], resourceVersion: '10' }));
+  const inf = new Informer(src, { name: 'things', log, backoff: fast, transform: (o: Obj) => ({ ...o, data: o.data.slice(0, 1) }) });
+  const handed: string[] = [];
+  inf.on({ add: (o) => handed.push(o.data), update: (o) => handed.push(o.data) });
+  inf.start();
+  await inf.synced;
+  const w = await src.nextWatch();
+  w.push('MODIFIED', obj('a', '11', 'zzz'));
+  assert.deepEqual(inf.list().map((o) => o.data), ['z']);
+  assert.deepEqual(handed, ['a', 'z']);
+  await inf.stop();
+});
+
 test('a failed watch keeps the cache and resumes from the last resourceVersion', async () => {
   const src = new ScriptedSource();
   src.lists.push(() => ({ items: [obj('a', '1')], resourceVersion: '5' }));
