@@ -18,8 +18,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MANIFESTS_FILE } from '../scripts/render-manifests.ts';
+import type { V1Container } from '@kubernetes/client-node';
 import { startTestCluster } from '../test/cluster/lib/cluster.ts';
 import type { TestCluster } from '../test/cluster/lib/cluster.ts';
+import { containerEnv, expandArgs } from '../test/cluster/lib/pods.ts';
 import type { LabProcess } from '../test/lab/lab.ts';
 import { sleep } from '../test/lab/run.ts';
 import { waitFor } from '../test/lab/wait.ts';
@@ -164,18 +166,7 @@ function driverClient(proc: LabProcess): (op: string, args?: Record<string, unkn
 }
 
 interface Workload {
-  spec: {
-    template: {
-      spec: {
-        containers: {
-          args: string[];
-          env?: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
-          volumeMounts?: { name: string; mountPath: string }[];
-        }[];
-        volumes?: { name: string; configMap?: { name: string } }[];
-      };
-    };
-  };
+  spec: { template: { spec: { containers: V1Container[]; volumes?: { name: string; configMap?: { name: string } }[] } } };
 }
 
 async function getJson<T>(c: TestCluster, args: string[]): Promise<T | undefined> {
@@ -191,7 +182,7 @@ async function controllerCommand(c: TestCluster, deployment: Workload, dir: stri
   const pod = deployment.spec.template.spec;
   const container = pod.containers[0];
   if (!container) throw new Error('the controller Deployment has no container');
-  let args = container.args;
+  let args = container.args ?? [];
   for (const m of container.volumeMounts ?? []) {
     const configMap = pod.volumes?.find((v) => v.name === m.name)?.configMap?.name;
     if (configMap === undefined) throw new Error(`the controller Deployment mounts ${m.name}, which the benchmark cannot provide`);
@@ -208,20 +199,13 @@ async function controllerCommand(c: TestCluster, deployment: Workload, dir: stri
 function agentCommand(ds: Workload, node: string, stateDir: string): { argv: string[]; env: Record<string, string> } {
   const container = ds.spec.template.spec.containers[0];
   if (!container) throw new Error('the agent DaemonSet has no container');
-  const fields: Record<string, string> = { 'spec.nodeName': node, 'metadata.namespace': RELEASE_NAMESPACE };
-  const env: Record<string, string> = {};
-  for (const e of container.env ?? []) {
-    const path = e.valueFrom?.fieldRef?.fieldPath;
-    const value = path === undefined ? undefined : fields[path];
-    if (value === undefined) throw new Error(`the agent DaemonSet's env ${e.name} comes from ${path ?? 'something'} the benchmark cannot provide`);
-    env[e.name] = value;
-  }
-  const args = container.args.map((a) => a.replace(/\$\((\w+)\)/g, (_, name: string) => env[name] ?? `$(${name})`));
+  const fields = { 'spec.nodeName': node, 'metadata.namespace': RELEASE_NAMESPACE };
+  const args = expandArgs(container, fields);
   // Each node has its own disk (the DaemonSet's hostPath): here, its own directory.
   const at = args.indexOf('--state-dir');
   if (at >= 0) args[at + 1] = stateDir;
   // The image's entrypoint is the kubelived CLI.
-  return { argv: [process.execPath, CLI, ...args], env };
+  return { argv: [process.execPath, CLI, ...args], env: containerEnv(container, fields) };
 }
 
 /**

@@ -52,7 +52,7 @@ export function apiListWatch<T extends KubeObject>(kc: KubeConfig, path: string,
         const page = await kubeRequest<ListBody<T>>(kc, path, { query: { ...base, limit: PAGE_SIZE, continue: cont }, signal });
         // Items of core lists carry no kind; fill it in so every cached object says what it is.
         const kind = page.kind?.replace(/List$/, '');
-        for (const item of page.items ?? []) items.push(withoutManagedFields({ apiVersion: page.apiVersion, kind, ...item }));
+        for (const item of page.items ?? []) items.push(slimmed({ apiVersion: page.apiVersion, kind, ...item }));
         cont = page.metadata?.continue || undefined;
         resourceVersion = page.metadata?.resourceVersion ?? '';
       } while (cont);
@@ -98,14 +98,19 @@ export function apiListWatch<T extends KubeObject>(kc: KubeConfig, path: string,
   };
 }
 
+/** The annotation client-side `kubectl apply` keeps: the whole applied object again, as JSON. */
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
 /**
- * Nothing here reads managedFields, and they are often the largest part of a cached object (a
- * VirtualServer's status has an entry and a field manager per node): client-go's informers drop
- * them with a transform for the same reason.
+ * Nothing here reads managedFields or kubectl's last-applied copy, and they are often the largest
+ * part of a cached object (a VirtualServer's status has an entry and a field manager per node):
+ * client-go's informers drop managedFields with a transform for the same reason.
  */
-function withoutManagedFields<T>(obj: T): T {
+function slimmed<T>(obj: T): T {
   const metadata = (obj as KubeObject | undefined)?.metadata;
-  if (metadata && 'managedFields' in metadata) delete (metadata as Record<string, unknown>).managedFields;
+  if (!metadata) return obj;
+  delete metadata.managedFields;
+  if (metadata.annotations) delete metadata.annotations[LAST_APPLIED];
   return obj;
 }
 
@@ -117,6 +122,6 @@ function dispatch<T>(path: string, line: string, callbacks: WatchCallbacks<T>): 
     throw new KubeApiError('WATCH', path, s.code ?? 500, s.reason ?? 'Unknown', s.message ?? 'watch error');
   }
   if (ev.type === 'ADDED' || ev.type === 'MODIFIED' || ev.type === 'DELETED' || ev.type === 'BOOKMARK') {
-    callbacks.event(ev.type, withoutManagedFields(ev.object as T));
+    callbacks.event(ev.type, slimmed(ev.object as T));
   }
 }

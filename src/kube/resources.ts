@@ -48,6 +48,8 @@ export interface ObjectMeta {
   deletionTimestamp?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  /** Dropped by the list/watch source (list-watch.ts): nothing here reads them. */
+  managedFields?: unknown[];
 }
 
 export interface KubeObject {

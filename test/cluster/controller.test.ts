@@ -175,7 +175,7 @@ interface DaemonSet {
       volumes: { name: string; hostPath?: { path: string } }[];
       containers: {
         image: string; command?: string[]; args: string[]; resources: unknown;
-        env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+        env: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
         securityContext: { privileged?: boolean; capabilities: { add: string[]; drop: string[] } };
         livenessProbe: { httpGet: { path: string; port: string | number } };
         readinessProbe: { httpGet: { path: string; port: string | number } };
@@ -208,7 +208,8 @@ test('the controller renders the agent DaemonSet from the contract and its value
   assert.equal(agent.image, AGENT_CONFIG.image);
   assert.equal(agent.command, undefined, 'the image entrypoint is the CLI');
   assert.deepEqual(agent.args, ['agent', '--kubernetes', '--node', '$(NODE_NAME)', '--namespace', '$(POD_NAMESPACE)', '--metrics-addr', '0.0.0.0:9641', '--state-dir', '/var/lib/kubelived']);
-  assert.deepEqual(agent.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]), [['NODE_NAME', 'spec.nodeName'], ['POD_NAMESPACE', 'metadata.namespace']]);
+  assert.deepEqual(agent.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath ?? e.value]),
+    [['NODE_NAME', 'spec.nodeName'], ['POD_NAMESPACE', 'metadata.namespace'], ['NODE_OPTIONS', '--max-semi-space-size=16']]);
   assert.deepEqual(agent.securityContext.capabilities, { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] });
   assert.notEqual(agent.securityContext.privileged, true);
   assert.deepEqual(agent.resources, AGENT_CONFIG.resources);

@@ -150,7 +150,7 @@ test('bad credentials are refused with what is wrong and where', (t) => {
   assert.throws(() => loadKubeConfig({ HOME: dir }, join(dir, 'no-sa')), /no Kubernetes credentials: set KUBECONFIG/);
 });
 
-test('requests: the token, JSON in and out, the API server\'s Status as KubeApiError, watches streamed without managedFields', async (t) => {
+test('requests: the token, JSON in and out, the API server\'s Status as KubeApiError, lists and watches without managedFields or kubectl\'s last-applied copy', async (t) => {
   const seen: { method?: string; url?: string; authorization?: string; contentType?: string; body: string }[] = [];
   const server = createServer((req: IncomingMessage, res) => {
     let body = '';
@@ -169,7 +169,10 @@ test('requests: the token, JSON in and out, the API server\'s Status as KubeApiE
       } else {
         res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({
           kind: 'VirtualServerList', apiVersion: 'kubelived.io/v1alpha1', metadata: { resourceVersion: '7' },
-          items: [{ metadata: { name: 'a', resourceVersion: '7', managedFields: [{ manager: 'kubectl' }] } }],
+          items: [{ metadata: {
+            name: 'a', resourceVersion: '7', managedFields: [{ manager: 'kubectl' }],
+            annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"spec":{}}', team: 'web' },
+          } }],
         }));
       }
     });
@@ -189,7 +192,7 @@ test('requests: the token, JSON in and out, the API server\'s Status as KubeApiE
 
   const source = apiListWatch<KubeObject>(kc, '/apis/kubelived.io/v1alpha1/virtualservers');
   const listed = await source.list(AbortSignal.timeout(5000));
-  assert.deepEqual(listed, { resourceVersion: '7', items: [{ apiVersion: 'kubelived.io/v1alpha1', kind: 'VirtualServer', metadata: { name: 'a', resourceVersion: '7' } }] });
+  assert.deepEqual(listed, { resourceVersion: '7', items: [{ apiVersion: 'kubelived.io/v1alpha1', kind: 'VirtualServer', metadata: { name: 'a', resourceVersion: '7', annotations: { team: 'web' } } }] });
   const events: unknown[] = [];
   let opened = false;
   await source.watch('7', { opened: () => { opened = true; }, event: (type, o) => events.push([type, o]) }, AbortSignal.timeout(5000));
