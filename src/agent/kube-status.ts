@@ -4,7 +4,7 @@
 // is best effort and asynchronous: the data plane never waits for the API server.
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import type { RealServer, VirtualServer } from '../api/virtual-server.ts';
-import { applyStatus } from '../kube/apply.ts';
+import { applyStatus, withoutOwnEntry } from '../kube/apply.ts';
 import { EventRecorder } from '../kube/events.ts';
 import type { EventType } from '../kube/events.ts';
 import { LeaseHeartbeat, agentFieldManager } from '../kube/lease-heartbeat.ts';
@@ -73,7 +73,7 @@ export class KubeStatus implements StatusSink {
     this.swept = true;
     const ours = new Set([...plans.map((p) => `VrrpInstance/${p.name}`), ...virtualServers.map((v) => `VirtualServer/${v.namespace}/${v.name}`)]);
     for (const o of this.opts.objects.reportedBy(this.opts.node)) {
-      const body: Body = { kind: o.kind, namespace: o.namespace, name: o.name, status: removed() };
+      const body: Body = { kind: o.kind, namespace: o.namespace, name: o.name, status: withoutOwnEntry() };
       if (!ours.has(keyOf(body))) this.writer.set(keyOf(body), body);
     }
   }
@@ -118,7 +118,7 @@ export class KubeStatus implements StatusSink {
 
   private write(changes: EntryChange[]): void {
     for (const c of changes) {
-      const status = c.entry ? { nodes: [c.entry] } : removed();
+      const status = c.entry ? { nodes: [c.entry] } : withoutOwnEntry();
       const body: Body = c.kind === 'VrrpInstance'
         ? { kind: c.kind, name: c.name, status }
         : { kind: c.kind, namespace: c.namespace, name: c.name, status };
@@ -126,15 +126,6 @@ export class KubeStatus implements StatusSink {
       this.writer.set(keyOf(body), body, c.kind === 'VrrpInstance');
     }
   }
-}
-
-/**
- * Applying no entry drops ours; the others' stay (they are theirs). An empty list, not an empty
- * status: when ours was the last field, `status: {}` would leave status null, which the schema
- * refuses.
- */
-function removed(): Record<string, unknown> {
-  return { nodes: [] };
 }
 
 function keyOf(b: { kind: string; namespace?: string; name: string }): string {

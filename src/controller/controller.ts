@@ -7,7 +7,7 @@
 import type { Server } from 'node:http';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import { serveHttp } from '../agent/http.ts';
-import { applyObject, applyStatus } from '../kube/apply.ts';
+import { applyObject, applyStatus, withoutOwnEntry } from '../kube/apply.ts';
 import { Backoff } from '../kube/backoff.ts';
 import { hasStatus, isAuthError, kubeRequest } from '../kube/client.ts';
 import { EventRecorder } from '../kube/events.ts';
@@ -15,7 +15,7 @@ import type { InvolvedObject } from '../kube/events.ts';
 import { makeInformer } from '../kube/informer.ts';
 import type { Informer } from '../kube/informer.ts';
 import { LeaderElector } from '../kube/leader.ts';
-import { agentLeaseName, leaseExpiresAt } from '../kube/lease-heartbeat.ts';
+import { agentFieldManager, agentLeaseName, leaseExpiresAt } from '../kube/lease-heartbeat.ts';
 import {
   DAEMON_SETS, DEPLOYMENTS, LEASES, NODES, VIRTUAL_SERVERS, VRRP_INSTANCES, apiVersionOf, objectKey, resourcePath,
 } from '../kube/resources.ts';
@@ -61,6 +61,13 @@ interface StatusWrite {
   object: KubeObject;
   status: InstanceStatusPatch | ServerStatusPatch;
   before: Condition[] | undefined;
+}
+
+/** An entry of status.nodes whose node is gone: no Node object, and no live agent Lease. */
+interface StaleEntry {
+  type: ResourceType;
+  object: KubeObject;
+  node: string;
 }
 
 export class Controller {
@@ -236,13 +243,21 @@ export class Controller {
     } catch (e) {
       failures.push(e);
     }
-    const { writes, recheckAt } = this.plan(Date.now());
+    const { writes, stale, recheckAt } = this.plan(Date.now());
     await runLimited(writes, MAX_PARALLEL_WRITES, async (w) => {
       if (!this.leading) return;
       try {
         await this.writeStatus(w);
       } catch (e) {
         failures.push(e);
+      }
+    });
+    await runLimited(stale, MAX_PARALLEL_WRITES, async (e) => {
+      if (!this.leading) return;
+      try {
+        await this.removeEntry(e);
+      } catch (err) {
+        failures.push(err);
       }
     });
     if (failures.length > 0) {
@@ -295,7 +310,7 @@ export class Controller {
   }
 
   /** Validation and summaries from the caches: the status writes needed, and when to look again. */
-  private plan(now: number): { writes: StatusWrite[]; recheckAt: number | undefined } {
+  private plan(now: number): { writes: StatusWrite[]; stale: StaleEntry[]; recheckAt: number | undefined } {
     const instances = this.instances.list();
     const servers = this.servers.list();
     const verdicts = validate(instances, servers, this.nodes.list(), this.memo);
@@ -306,6 +321,15 @@ export class Controller {
       return l && expiresMs !== undefined ? { renewMs: Date.parse(l.spec?.renewTime ?? ''), expiresMs } : undefined;
     };
     const writes: StatusWrite[] = [];
+    // A deleted Node's agent never writes again: its entries would stay forever. A live Lease
+    // means an agent still runs there (its Node object may be coming back), so it keeps them.
+    const registered = new Set(this.nodes.list().map((n) => n.metadata.name));
+    const stale: StaleEntry[] = [];
+    const staleEntries = (type: ResourceType, o: InstanceObject | ServerObject): void => {
+      for (const { node } of o.status?.nodes ?? []) {
+        if (!registered.has(node) && !((leases(node)?.expiresMs ?? 0) > now)) stale.push({ type, object: o, node });
+      }
+    };
     let recheckAt: number | undefined;
     const later = (t: number | undefined): void => {
       if (t !== undefined) recheckAt = Math.min(recheckAt ?? Infinity, t);
@@ -314,6 +338,7 @@ export class Controller {
     let splitBrains = 0;
     const counts = { VrrpInstance: [0, 0], VirtualServer: [0, 0] };
     for (const o of instances) {
+      staleEntries(VRRP_INSTANCES, o);
       const v = verdicts.instances.get(o.metadata.name);
       if (!v) continue;
       const s = summarizeInstance(o, v, leases, now);
@@ -328,6 +353,7 @@ export class Controller {
       }
     }
     for (const o of servers) {
+      staleEntries(VIRTUAL_SERVERS, o);
       const v = verdicts.servers.get(objectKey(o.metadata.namespace, o.metadata.name));
       if (!v) continue;
       const ref = v.server?.spec.vrrpInstanceRef;
@@ -348,7 +374,21 @@ export class Controller {
       this.metrics.objects.set({ kind, accepted: 'true' }, yes ?? 0);
       this.metrics.objects.set({ kind, accepted: 'false' }, no ?? 0);
     }
-    return { writes, recheckAt };
+    return { writes, stale, recheckAt };
+  }
+
+  /** Drops a gone node's entry, applying as that node's agent: only its field manager owns it. */
+  private async removeEntry(e: StaleEntry): Promise<void> {
+    const { metadata } = e.object;
+    const object = `${e.type.kind}/${objectKey(metadata.namespace, metadata.name)}`;
+    try {
+      await applyStatus(this.opts.kc, e.type, { namespace: metadata.namespace, name: metadata.name }, withoutOwnEntry(), agentFieldManager(e.node));
+    } catch (err) {
+      if (hasStatus(err, 404)) return; // deleted meanwhile
+      this.log.warn({ err: err instanceof Error ? err.message : String(err), object, node: e.node }, 'could not remove the status entry of a deleted node');
+      throw err;
+    }
+    this.log.info({ object, node: e.node }, 'removed the status entry of a deleted node');
   }
 
   private async writeStatus(w: StatusWrite): Promise<void> {

@@ -52,3 +52,12 @@ export function applyStatus<T extends KubeObject>(
     method: 'PATCH', body, contentType: APPLY, query: { fieldManager, force: true },
   });
 }
+
+/**
+ * The status an agent's field manager applies to drop its entry of status.nodes: the others'
+ * entries stay (they are theirs). An empty list, not an empty status: when the entry was the
+ * last status field, `status: {}` would leave status null, which the schema refuses.
+ */
+export function withoutOwnEntry(): Record<string, unknown> {
+  return { nodes: [] };
+}

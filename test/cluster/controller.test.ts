@@ -99,7 +99,7 @@ async function getJson<T>(args: string[]): Promise<T> {
 interface Cond { type: string; status: string; reason: string; message: string; lastTransitionTime: string; observedGeneration?: number }
 interface Obj {
   metadata: { name: string; resourceVersion: string; generation?: number; uid: string };
-  status?: { master?: string; nodeCount?: number; ready?: string; observedGeneration?: number; conditions?: Cond[] };
+  status?: { master?: string; nodeCount?: number; ready?: string; observedGeneration?: number; conditions?: Cond[]; nodes?: { node: string }[] };
 }
 
 function cond(o: Obj, type: string): Cond | undefined {
@@ -365,6 +365,14 @@ test('status: master, NODES and READY from the agents\' entries; a dead agent\'s
     return o.status?.master === 'n2' ? o : undefined;
   }, 15_000, 200);
   assert.equal(vsAfter.status?.ready, '3/3');
+
+  // A deleted node (no Node object, no live Lease) never writes again: the controller removes its
+  // entries. n1's stay: its Node is registered, its agent may come back.
+  await agentEntry('VrrpInstance', 'agg', { node: 'retired', state: 'BACKUP', effectivePriority: 90, since: kubeTime(Date.now()), reason: 'lower priority', masterIP: '198.18.0.12' });
+  await agentEntry('VirtualServer', 'agg', { node: 'retired', state: 'BACKUP', healthy: 3, total: 3, quorum: true, realServers: rs([true, true, true]), since: kubeTime(Date.now()) }, 'default');
+  const nodesOf = async (args: string[]): Promise<string[]> => ((await getJson<Obj>(args)).status?.nodes ?? []).map((e) => e.node).sort();
+  await waitFor('the deleted node\'s entries removed', async () =>
+    JSON.stringify([await nodesOf(['vrrpinstance/agg']), await nodesOf(['virtualserver/agg', '-n', 'default'])]) === JSON.stringify([['n1', 'n2'], ['n1', 'n2']]), 15_000, 200);
 });
 
 test('SplitBrain: two live nodes MASTER beyond one advert interval; a takeover from a dead master is not one', async (t) => {
