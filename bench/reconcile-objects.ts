@@ -1,7 +1,7 @@
 // The objects of `npm run bench:reconcile`: one VrrpInstance over the lab's three nodes (n1 the
 // master by priority) and N VirtualServers on its VIP, one TCP port each, two NAT real servers
-// and no health check (the benchmark measures the reconcile path, not probing), and how the
-// master's kernel shows one of them in /proc/net/ip_vs.
+// and no health check (the benchmark measures the reconcile path, not probing), and how
+// `ipvsadm -Ln` in the master's namespace shows them.
 import { API_VERSION } from '../src/api/group.ts';
 
 export const BENCH_NAMESPACE = 'bench';
@@ -52,27 +52,17 @@ export function virtualServer(i: number, weight = 1): Record<string, unknown> {
   };
 }
 
-const hex = (n: number, digits: number): string => n.toString(16).toUpperCase().padStart(digits, '0');
-const hexAddress = (ip: string): string => ip.split('.').map((o) => hex(Number(o), 2)).join('');
-
-/** `/proc/net/ip_vs` text -> the number of TCP services in it. */
-export function servicesIn(procText: string): number {
-  let n = 0;
-  for (let at = procText.indexOf('\nTCP  '); at >= 0; at = procText.indexOf('\nTCP  ', at + 1)) n++;
-  return n;
+/** `ipvsadm -Ln` text -> the number of TCP services in it. */
+export function servicesIn(ipvsadmText: string): number {
+  return ipvsadmText.split('\n').filter((l) => l.startsWith('TCP  ')).length;
 }
 
 /**
- * The first real server's weight in VirtualServer i's service, from `/proc/net/ip_vs` text
- * (addresses and ports in hex: "TCP  C6120064:2710 wlc" then "  -> C6120101:1F90  Masq  3 ...").
+ * The first real server's weight in `ipvsadm -Ln -t VIP:PORT` text (a line such as
+ * "  -> 198.18.1.1:8080   Masq  3  0  0"), or undefined when it is not there.
  */
-export function weightIn(procText: string, i: number): number | undefined {
-  const at = procText.indexOf(`\nTCP  ${hexAddress(VIP)}:${hex(portOf(i), 4)} `);
-  if (at < 0) return undefined;
-  const dest = `  -> ${hexAddress(REAL_SERVERS[0] ?? '')}:${hex(REAL_SERVER_PORT, 4)} `;
-  for (const line of procText.slice(at + 1).split('\n', REAL_SERVERS.length + 2).slice(1)) {
-    if (!line.startsWith('  -> ')) break;
-    if (line.startsWith(dest)) return Number(line.trim().split(/\s+/)[3]);
-  }
-  return undefined;
+export function weightIn(ipvsadmText: string): number | undefined {
+  const dest = `  -> ${REAL_SERVERS[0] ?? ''}:${REAL_SERVER_PORT} `;
+  const line = ipvsadmText.split('\n').find((l) => l.startsWith(dest));
+  return line === undefined ? undefined : Number(line.trim().split(/\s+/)[3]);
 }

@@ -15,7 +15,7 @@ const STEPS: { label: string; at: (t: Trial) => number | undefined }[] = [
   { label: 'API server answered the write', at: (t) => t.tResponse },
   { label: 'master agent built its new config ("configuration changed")', at: (t) => t.tConfig },
   { label: 'master agent\'s IPVS apply acknowledged ("IPVS reconciled")', at: (t) => t.tIpvs },
-  { label: '**kernel**: master\'s /proc/net/ip_vs shows the new weight', at: (t) => t.tKernel },
+  { label: '**kernel**: `ipvsadm -Ln -t` in the master\'s namespace shows the new weight', at: (t) => t.tKernel },
   { label: 'status: the master\'s entry shows the new weight', at: (t) => t.tMaster },
   { label: 'status: observedGeneration (controller)', at: (t) => t.tObserved },
   { label: '**status** reflects it (both of the above)', at: (t) => Math.max(t.tMaster, t.tObserved) },
@@ -52,7 +52,7 @@ export function sizeSummary(r: SizeResult): string {
     `${r.trials.length} changes (one real server's weight, one VirtualServer at a time, spread over the objects):`,
     latencyTable(r.trials),
   ];
-  if (r.procReadMs !== undefined) lines.push(`(one read of /proc/net/ip_vs with ${r.objects} services: ${r.procReadMs.toFixed(1)} ms median, polled every 5 ms)`);
+  if (r.probeMs !== undefined) lines.push(`(one \`ipvsadm -Ln -t\` in the master's namespace, process start to exit: ${r.probeMs.toFixed(0)} ms median, run again 5 ms after each; the kernel changed between the last read without the weight and the first with it)`);
   if (r.kubectlMs) lines.push(`\`kubectl apply --server-side\` of one change, process start to exit: median ${ms(percentile(r.kubectlMs, 0.5))} ms of ${r.kubectlMs.length}`);
   if (r.ipvsadmMs) lines.push(`\`ipvsadm -e\` of the same one change (${r.objects} services loaded), process start to exit: median ${ms(percentile(r.ipvsadmMs, 0.5))} ms of ${r.ipvsadmMs.length}`);
   return lines.join('\n\n');
