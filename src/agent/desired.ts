@@ -1,6 +1,7 @@
 // Turns validated resources into what this node runs: the instances whose nodeSelector matches
 // the node, with the node's own priority and the secrets resolved.
 import type { ResourceSet, Secret } from '../api/documents.ts';
+import { AUTO_PEERS } from '../api/vrrp-instance.ts';
 import type { VrrpInstance } from '../api/vrrp-instance.ts';
 import type { InstancePlan } from './messages.ts';
 
@@ -34,10 +35,18 @@ function planFor(inst: VrrpInstance, set: ResourceSet, node: NodeIdentity, track
     preempt: s.preempt,
     preemptDelayMs: s.preemptDelayMs,
     authPassword: s.authentication ? secretValue(inst, set) : undefined,
-    unicastPeers: s.unicastPeers,
+    unicast: s.unicastPeers === AUTO_PEERS || s.unicastPeers.length > 0,
+    unicastPeers: peersOf(inst),
     tracks: s.tracks.map((t) => ({ name: t.name, weight: t.weight, up: trackUp(inst.name, t.name) })),
     garp: s.garp,
   };
+}
+
+/** unicastPeers [auto] stands for the addresses the Kubernetes source resolved it to. */
+function peersOf(inst: VrrpInstance): string[] {
+  if (inst.spec.unicastPeers !== AUTO_PEERS) return inst.spec.unicastPeers;
+  if (!inst.autoPeers) throw new Error(`VrrpInstance/${inst.name}: spec.unicastPeers: "auto" is not resolved: only the Kubernetes agent reads Nodes`);
+  return inst.autoPeers;
 }
 
 function secretValue(inst: VrrpInstance, set: ResourceSet): string {

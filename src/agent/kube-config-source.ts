@@ -1,6 +1,7 @@
-// The agent's config from the API server: its own Node (labels select the instances), every
-// VrrpInstance, the VirtualServers of all namespaces, the Services and EndpointSlices their
-// backendRefs name, and the Secrets of the agent's namespace (VRRPv2 passwords).
+// The agent's config from the API server: the Nodes (its own labels select the instances; the
+// others' labels and InternalIPs are the peers of unicastPeers [auto]), every VrrpInstance, the
+// VirtualServers of all namespaces, the Services and EndpointSlices their backendRefs name, and
+// the Secrets of the agent's namespace (VRRPv2 passwords).
 //
 // Changes are debounced: a burst of events (a 1,000-object apply, every agent's status writes
 // during a failover) becomes one rebuild, and a rebuild that changes nothing is not delivered.
@@ -72,7 +73,7 @@ export class KubeConfigSource implements ConfigSource {
       const i: Informer<ApiObject> = makeInformer<ApiObject>(opts.kc, path, { name, log: opts.log, onError: (e) => this.listFailed(i, e), ...extra });
       return i;
     };
-    this.nodes = informer(`nodes (${opts.node})`, resourcePath(NODES), { fieldSelector: `metadata.name=${opts.node}` });
+    this.nodes = informer('nodes', resourcePath(NODES), { transform: trimNode });
     this.instances = informer('vrrpinstances', resourcePath(VRRP_INSTANCES), { transform: keepOwnEntry(opts.node) });
     this.servers = informer('virtualservers', resourcePath(VIRTUAL_SERVERS), { transform: keepOwnEntry(opts.node) });
     this.secrets = informer(`secrets (${opts.namespace})`, resourcePath(SECRETS, opts.namespace));
@@ -89,7 +90,13 @@ export class KubeConfigSource implements ConfigSource {
       },
       delete: (o) => this.indexSlice(o, false),
     });
-    this.nodes.on({ add: (o) => this.nodeSeen(o), update: (o) => this.nodeSeen(o) });
+    this.nodes.on({
+      add: (o) => this.nodeChanged(o),
+      // Kubelets' status updates (conditions, heartbeats) change neither labels nor addresses.
+      update: (o, old) => { if (!sameNode(o, old)) this.nodeChanged(o); },
+      // This node's Node gone: keep running on its last known labels.
+      delete: (o) => { if (o.metadata.name !== this.opts.node) this.changed(); },
+    });
     for (const i of this.all) {
       if (i === this.nodes) continue;
       // Our resources' status writes (each node's, each state change) leave generation alone.
@@ -176,7 +183,9 @@ export class KubeConfigSource implements ConfigSource {
 
   private view(): KubeView {
     return {
+      node: this.opts.node,
       labels: this.labels ?? {},
+      nodes: () => this.nodes.list(),
       namespace: this.opts.namespace,
       vrrpInstances: () => this.instances.list(),
       virtualServers: () => this.servers.list(),
@@ -189,11 +198,13 @@ export class KubeConfigSource implements ConfigSource {
     };
   }
 
-  private nodeSeen(o: ApiObject): void {
-    const labels = o.metadata.labels ?? {};
-    if (this.labels && sameLabels(this.labels, labels)) return; // status heartbeats, not ours
-    if (this.labels) this.log.info({ labels }, 'node labels changed; selecting instances again');
-    this.labels = { ...labels };
+  /** A Node added, or its labels or InternalIPs changed: selection or [auto] peers may follow. */
+  private nodeChanged(o: ApiObject): void {
+    if (o.metadata.name === this.opts.node) {
+      const labels = o.metadata.labels ?? {};
+      if (this.labels && !sameLabels(this.labels, labels)) this.log.info({ labels }, 'node labels changed; selecting instances again');
+      this.labels = { ...labels };
+    }
     this.changed();
   }
 
@@ -242,6 +253,11 @@ function sameSet(a: ResourceSet, b: ResourceSet): boolean {
   return same(a.vrrpInstances, b.vrrpInstances) && same(a.virtualServers, b.virtualServers) && same(a.secrets, b.secrets);
 }
 
+/** Two versions of a trimmed Node (trimNode) that select and peer alike. */
+function sameNode(a: ApiObject, b: ApiObject): boolean {
+  return sameLabels(a.metadata.labels ?? {}, b.metadata.labels ?? {}) && JSON.stringify(a.status) === JSON.stringify(b.status);
+}
+
 function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
   const ka = Object.keys(a);
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
@@ -264,4 +280,16 @@ function keepOwnEntry(node: string): (o: ApiObject) => ApiObject {
     else delete o.status;
     return o;
   };
+}
+
+/**
+ * What the agent keeps of a Node: its labels (which instances it selects) and InternalIPs
+ * (unicastPeers [auto]), plus what the informer compares. Not its images, conditions or
+ * capacity: most of a Node's size, and the agent caches every Node of the cluster.
+ */
+function trimNode(o: ApiObject): ApiObject {
+  const { name, uid, resourceVersion, generation, labels } = o.metadata;
+  const addresses = (o.status as { addresses?: unknown } | undefined)?.addresses;
+  const internal = Array.isArray(addresses) ? addresses.filter((a: { type?: unknown }) => a.type === 'InternalIP') : [];
+  return { metadata: { name, uid, resourceVersion, generation, labels }, status: { addresses: internal } };
 }

@@ -7,7 +7,8 @@
 // log about), but every valid instance owns its virtual IPs, wherever it runs: the controller
 // gives a VIP to the oldest instance listing it, cluster-wide, and so does the agent. Every
 // object is validated once per spec version (uid and generation): a rebuild after a one-object
-// change costs a map lookup per other object.
+// change costs a map lookup per other object. An instance with unicastPeers [auto] gets the
+// InternalIPs of the other Nodes it selects (kube-peers.ts), as a new object only when they change.
 import { olderFirst, vipConflicts, vipConflictText } from '../api/claims.ts';
 import type { Age } from '../api/claims.ts';
 import { readSecret, readVirtualServer, readVrrpInstance, segmentKey } from '../api/documents.ts';
@@ -15,20 +16,26 @@ import type { Read, ResourceSet, Secret } from '../api/documents.ts';
 import { isObj } from '../api/fields.ts';
 import { formatIssue } from '../api/issues.ts';
 import type { VirtualServer } from '../api/virtual-server.ts';
-import { allowsNamespace } from '../api/vrrp-instance.ts';
+import { AUTO_PEERS, allowsNamespace } from '../api/vrrp-instance.ts';
 import type { VrrpInstance } from '../api/vrrp-instance.ts';
 import { serviceKeyString } from '../ipvs/keys.ts';
 import type { KubeObject } from '../kube/resources.ts';
 import type { Logger } from '../log.ts';
 import { passwordProblem, selects } from './desired.ts';
 import { backendServers, withBackends } from './kube-endpoints.ts';
+import { autoPeers } from './kube-peers.ts';
+import type { NodeObject } from './kube-peers.ts';
 
 export type ApiObject = KubeObject & Record<string, unknown>;
 
 /** What the informers hold, as the builder reads it. */
 export interface KubeView {
+  /** This node's name. */
+  node: string;
   /** The node's labels; the last known ones while its Node cannot be read. */
   labels: Record<string, string>;
+  /** Every Node (for unicastPeers [auto]): name, labels and InternalIPs are what is read. */
+  nodes(): Iterable<NodeObject>;
   /** The agent's namespace: the only one it may read Secrets in. */
   namespace: string;
   vrrpInstances(): Iterable<ApiObject>;
@@ -79,6 +86,10 @@ export class KubeResources {
   private readonly lastServer = new Map<string, { vs: VirtualServer; created: string }>();
   /** The problem last logged per object, so each is logged once, not on every rebuild. */
   private readonly reported = new Map<string, string>();
+  /** Each [auto] instance's peers: the same object while its instance and peers stay the same. */
+  private peerMemo = new Map<string, { from: VrrpInstance; resolved: VrrpInstance }>();
+  /** "instance node" pairs already logged as a selected Node without an InternalIP of the family. */
+  private withoutAddress = new Set<string>();
 
   constructor(log: Logger) {
     this.log = log;
@@ -88,7 +99,42 @@ export class KubeResources {
     const secrets = this.readSecrets(view);
     const { instances, used } = this.buildInstances(view, secrets);
     const virtualServers = this.buildVirtualServers(view, new Map(instances.map((i) => [i.name, i])));
-    return { vrrpInstances: instances, virtualServers, secrets: used };
+    // After the VirtualServers, which read the instance's spec only: new peers re-read none of them.
+    return { vrrpInstances: this.withAutoPeers(instances, view), virtualServers, secrets: used };
+  }
+
+  /**
+   * Resolves unicastPeers [auto] of the instances this node runs. An instance keeps its object
+   * while its peers are the same, so a Node change that moves no peer rebuilds nothing.
+   */
+  private withAutoPeers(instances: readonly VrrpInstance[], view: KubeView): VrrpInstance[] {
+    const memo = new Map<string, { from: VrrpInstance; resolved: VrrpInstance }>();
+    const withoutAddress = new Set<string>();
+    const out = instances.map((inst) => {
+      if (inst.spec.unicastPeers !== AUTO_PEERS) return inst;
+      const id = `VrrpInstance/${inst.name}`;
+      const peers = autoPeers(inst.spec.nodeSelector, inst.spec.family, view.nodes(), view.node);
+      for (const node of peers.withoutAddress) {
+        const key = `${inst.name} ${node}`;
+        withoutAddress.add(key);
+        if (!this.withoutAddress.has(key)) {
+          this.log.warn({ object: id, node }, `Node ${node} has no IPv${inst.spec.family} InternalIP: it is not a unicast peer of ${id} (spec.unicastPeers: [auto])`);
+        }
+      }
+      const before = this.peerMemo.get(inst.name);
+      const changed = !before || !sameList(before.resolved.autoPeers ?? [], peers.addresses);
+      const resolved = before?.from === inst && !changed ? before.resolved : { ...inst, autoPeers: peers.addresses };
+      if (changed) {
+        this.log.info({ object: id, peers: peers.addresses }, peers.addresses.length > 0
+          ? `${id}: unicast peers (auto): ${peers.addresses.join(', ')}`
+          : `${id}: unicast peers (auto): none, no other selected Node has an IPv${inst.spec.family} InternalIP; it runs alone (master, no adverts) until one does`);
+      }
+      memo.set(inst.name, { from: inst, resolved });
+      return resolved;
+    });
+    this.peerMemo = memo;
+    this.withoutAddress = withoutAddress;
+    return out;
   }
 
   /** The valid Secrets; each read once per version, so an unchanged one keeps its object. */
@@ -338,6 +384,10 @@ function oldestFirst<T extends AgedInstance>(list: readonly T[]): T[] {
 
 function ownerKey(vs: VirtualServer): string {
   return `${vs.namespace}/${vs.name}`;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 function compare(a: string, b: string): number {

@@ -19,6 +19,9 @@ export interface InstancePlan {
   preempt: boolean;
   preemptDelayMs: number;
   authPassword: string | undefined;
+  /** Adverts go to unicastPeers, even none (a node alone), rather than to the multicast group. */
+  unicast: boolean;
+  /** Changes to it apply in place while `unicast` stays the same. */
   unicastPeers: string[];
   tracks: { name: string; weight: number; up: boolean }[];
   garp: { repeat: number; delayMs: number; refreshMs: number };

@@ -6,10 +6,15 @@
 // I/O at all (the router is sans-I/O), makes the real ones run warm.
 import { VrrpRouter } from '../vrrp/router.ts';
 import type { RouterConfig, State } from '../vrrp/router.ts';
+import { isUnicast } from '../vrrp/config.ts';
 import { encodeAdvert, multicastGroup, passwordAuthData } from '../vrrp/packet.ts';
 
 /** Returns the states the rehearsal went through, so callers can see it covered the paths. */
-export function rehearse(config: RouterConfig): State[] {
+export function rehearse(real: RouterConfig): State[] {
+  const standIn = real.family === 4 ? '0.0.0.1' : 'fe80::1';
+  // A unicast router alone (no peers yet) hears its first rival once it has peers: rehearse it
+  // with the stand-in as its peer, or the rival's advert below would be dropped as unknown.
+  const config = isUnicast(real) && real.unicastPeers.length === 0 ? { ...real, unicastPeers: [standIn] } : real;
   const router = new VrrpRouter(config);
   const visited: State[] = [];
   let now = 0;
@@ -27,8 +32,8 @@ export function rehearse(config: RouterConfig): State[] {
   drain();
   runUntil('Master');
   // A higher-priority rival, from where a real one would be: a configured peer, or the group.
-  const unicast = config.unicastPeers.length > 0;
-  const rival = config.unicastPeers[0] ?? (config.family === 4 ? '0.0.0.1' : 'fe80::1');
+  const unicast = isUnicast(config);
+  const rival = config.unicastPeers[0] ?? standIn;
   const dst = unicast ? config.localAddress : multicastGroup(config.family);
   const advert = encodeAdvert({
     version: config.version, vrid: config.vrid, priority: 255, intervalCs: config.advertIntervalCs,

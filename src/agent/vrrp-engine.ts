@@ -44,9 +44,23 @@ interface SharedSocket {
   users: number;
 }
 
-/** The part of a plan whose change requires restarting the router (not live track state). */
+/**
+ * The part of a plan whose change requires restarting the router: not live track state, nor a
+ * unicast instance's peers (a node joining or leaving would otherwise move the VIPs twice),
+ * unless they change which address the adverts must come from.
+ */
 function planKey(p: InstancePlan): string {
-  return JSON.stringify({ ...p, tracks: p.tracks.map((t) => ({ name: t.name, weight: t.weight })) });
+  const tracks = p.tracks.map((t) => ({ name: t.name, weight: t.weight }));
+  return JSON.stringify({ ...p, unicastPeers: undefined, globalSource: globalSource(p), tracks });
+}
+
+/**
+ * IPv6 adverts come from the link-local address (RFC 5798 5.1.2.1), except unicast ones to
+ * peers that are not link-local (as Nodes' InternalIPs are): those check the source against
+ * their own peer lists, so it must be a global address. A node alone expects global peers.
+ */
+function globalSource(p: InstancePlan): boolean {
+  return p.family === 6 && p.unicast && !(p.unicastPeers.length > 0 && p.unicastPeers.every(isLinkLocal));
 }
 
 export class VrrpEngine {
@@ -107,7 +121,11 @@ export class VrrpEngine {
     });
     await Promise.all(stale.map((slot) => this.stopSlot(slot)));
     const now = performance.now();
-    for (const slot of this.slots.values()) this.applyTracks(slot, now);
+    for (const slot of this.slots.values()) {
+      const p = wanted.get(slot.plan.name);
+      if (p) this.applyPeers(slot, p);
+      this.applyTracks(slot, now);
+    }
     this.reschedule();
     for (const p of plans) {
       if (this.slots.has(p.name)) continue;
@@ -130,6 +148,19 @@ export class VrrpEngine {
     slot.router.setTrack(track, up, now);
     this.drain(slot, now);
     this.reschedule();
+  }
+
+  /** A running unicast instance takes a changed peer list in place; a refused one keeps the old. */
+  private applyPeers(slot: Slot, plan: InstancePlan): void {
+    const before = slot.plan.unicastPeers;
+    if (before.length === plan.unicastPeers.length && before.every((a, i) => a === plan.unicastPeers[i])) return;
+    try {
+      slot.router.setUnicastPeers(plan.unicastPeers);
+      slot.plan = plan;
+      this.log('info', 'unicast peers changed', { instance: plan.name, peers: plan.unicastPeers });
+    } catch (e) {
+      this.log('error', 'cannot change unicast peers', { instance: plan.name, peers: plan.unicastPeers, err: String(e) });
+    }
   }
 
   /** Sets every track of the slot's router to its latest result (the router ignores no-ops). */
@@ -181,13 +212,13 @@ export class VrrpEngine {
       advertIntervalCs: plan.advertIntervalCs, preempt: plan.preempt,
       preemptDelayMs: plan.preemptDelayMs,
       ...(plan.authPassword !== undefined ? { authPassword: plan.authPassword } : {}),
-      unicastPeers: plan.unicastPeers, localAddress,
+      unicast: plan.unicast, unicastPeers: plan.unicastPeers, localAddress,
       tracks: plan.tracks.map((t) => ({ name: t.name, weight: t.weight })),
       garp: plan.garp,
     };
     rehearse(config);
     const router = new VrrpRouter(config);
-    const socket = this.acquireSocket(ifname, plan.family, plan.unicastPeers.length === 0);
+    const socket = this.acquireSocket(ifname, plan.family, !plan.unicast);
     const slot: Slot = { plan, key: planKey(plan), router, socket, ifindex: link.ifindex, vips, lastAdvertAt: undefined };
     this.slots.set(plan.name, slot);
     const now = performance.now();
@@ -246,12 +277,13 @@ export class VrrpEngine {
     return name;
   }
 
-  /** The advert source: IPv4 primary address, or the IPv6 link-local address (RFC 5798 5.1.2.1). */
+  /** The advert source: the IPv4 primary address, or an IPv6 one of the scope globalSource() says. */
   private localAddress(plan: InstancePlan, onLink: AddressInfo[]): string {
     const vipSet = new Set(plan.vips.map((v) => v.address));
-    const candidates = onLink.filter((a) => !vipSet.has(a.address) && (plan.family === 4 || isLinkLocal(a.address)));
+    const global = globalSource(plan);
+    const candidates = onLink.filter((a) => !vipSet.has(a.address) && (plan.family === 4 || isLinkLocal(a.address) !== global));
     const first = candidates[0];
-    if (!first) throw new Error(`interface has no ${plan.family === 4 ? 'IPv4' : 'IPv6 link-local'} address to send adverts from`);
+    if (!first) throw new Error(`interface has no ${plan.family === 4 ? 'IPv4' : global ? 'global IPv6' : 'IPv6 link-local'} address to send adverts from`);
     return first.address;
   }
 

@@ -9,7 +9,7 @@ import { describe, isObj, obj, str } from './fields.ts';
 import type { Obj } from './fields.ts';
 import { ConfigError, IssueList } from './issues.ts';
 import type { Issue } from './issues.ts';
-import { parseVrrpInstanceSpec } from './vrrp-instance.ts';
+import { AUTO_PEERS, parseVrrpInstanceSpec } from './vrrp-instance.ts';
 import type { VrrpInstance } from './vrrp-instance.ts';
 import { parseVirtualServerSpec } from './virtual-server.ts';
 import type { VirtualServer } from './virtual-server.ts';
@@ -71,7 +71,8 @@ export function parseResources(text: string, source: string): ResourceSet {
  * Reads a whole config (the file's documents, in order): the valid resources and every issue,
  * including what needs several objects to see: a VirtualServer's instance must be among them,
  * names are unique, one VirtualServer per kernel service, one VRID per segment, tracks name
- * VirtualServers that exist. A config has no Services, so backendRef is refused.
+ * VirtualServers that exist. A config has no Services, so backendRef is refused, and no Nodes,
+ * so unicastPeers [auto] is too.
  */
 export function readResources(objects: readonly ResourceObject[], source: string): { set: ResourceSet; issues: Issue[] } {
   const issues: Issue[] = [];
@@ -90,6 +91,12 @@ export function readResources(objects: readonly ResourceObject[], source: string
       if (r.name) instanceNames.add(r.name);
       if (r.resource) set.vrrpInstances.push(r.resource);
       issues.push(...r.issues);
+      if (r.resource?.spec.unicastPeers === AUTO_PEERS) {
+        issues.push({
+          where: `VrrpInstance/${r.resource.name} (${where})`, field: 'spec.unicastPeers',
+          message: '"auto" means the InternalIPs of the selected Nodes, and the standalone agent has no Node objects to read: list the peers\' addresses',
+        });
+      }
     } else if (value.kind === 'VirtualServer') {
       // Read once every instance is known: they may come later in the file.
       virtualServers.push({ value, where });

@@ -53,7 +53,12 @@ export interface VrrpInstanceSpec {
   preempt: boolean;
   preemptDelayMs: number;
   advertisementIntervalMs: number;
-  unicastPeers: string[];
+  /**
+   * Where adverts go: the addresses listed (none: multicast to 224.0.0.18 / ff02::12), or
+   * 'auto' (written `[auto]`): by unicast to the InternalIPs of the other selected Nodes, which
+   * only the Kubernetes agent knows (it fills in VrrpInstance.autoPeers).
+   */
+  unicastPeers: string[] | 'auto';
   authentication: { secretRef: SecretKeyRef } | undefined;
   tracks: Track[];
   garp: { repeat: number; delayMs: number; refreshMs: number };
@@ -64,6 +69,12 @@ export interface VrrpInstanceSpec {
 export interface VrrpInstance {
   name: string;
   spec: VrrpInstanceSpec;
+  /**
+   * unicastPeers 'auto' as this node resolved it (the other selected Nodes' InternalIPs of the
+   * instance's family, sorted); set by src/agent/kube-resources.ts. Empty: no other node yet,
+   * and the instance still runs unicast, alone.
+   */
+  autoPeers?: string[];
 }
 
 /** The spec fields the CRD schema declares (test/unit/api/crds.test.ts holds them equal). */
@@ -79,6 +90,8 @@ const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const MAX_ALLOWED_NAMESPACES = 256;
 /** As many peers as a VRRP advert could list addresses: a bound for the API server's CEL cost. */
 const MAX_UNICAST_PEERS = 255;
+/** The one element of `unicastPeers: [auto]`: a CRD schema cannot make a field a list or a string. */
+export const AUTO_PEERS = 'auto';
 /** More than keepalived configs use; a bound the API server's CEL cost estimate needs. */
 const MAX_TRACKS = 64;
 
@@ -105,14 +118,7 @@ export function parseVrrpInstanceSpec(name: string, spec: Obj, issues: IssueList
   const preemptDelayMs = duration(spec, 'preemptDelay', p, issues, { minMs: 0, maxMs: 1_000_000, defMs: 0 });
   const advertisementIntervalMs = readInterval(spec, p, issues, version);
 
-  const unicastPeers = list(spec, 'unicastPeers', p, issues, MAX_UNICAST_PEERS).flatMap((v, i) => {
-    const a = typeof v === 'string' ? parseAddress(v) : undefined;
-    if (!a) return issues.add(`${p}.unicastPeers[${i}]`, `must be an IP address, got ${describe(v)}`), [];
-    if (vips.length > 0 && a.family !== family) {
-      return issues.add(`${p}.unicastPeers[${i}]`, `is IPv${a.family} but the virtualIPs are IPv${family}`), [];
-    }
-    return [a.address];
-  });
+  const unicastPeers = readUnicastPeers(spec, p, issues, vips.length > 0 ? family : undefined);
 
   const authentication = readAuthentication(spec, p, issues, version);
   const tracks = readTracks(spec, p, issues);
@@ -155,6 +161,24 @@ function readPriorityOverrides(spec: Obj, p: string, issues: IssueList): Priorit
     if (node !== undefined && prio !== undefined) out.push({ node, priority: prio });
   });
   return out;
+}
+
+function readUnicastPeers(spec: Obj, p: string, issues: IssueList, family: Family | undefined): string[] | 'auto' {
+  const path = `${p}.unicastPeers`;
+  const raw = list(spec, 'unicastPeers', p, issues, MAX_UNICAST_PEERS);
+  if (raw.includes(AUTO_PEERS)) {
+    // The same words as the CRD's CEL rule.
+    if (raw.length > 1) issues.add(path, '"auto" (the InternalIPs of the selected nodes) must be listed alone, not with addresses');
+    return AUTO_PEERS;
+  }
+  return raw.flatMap((v, i) => {
+    const a = typeof v === 'string' ? parseAddress(v) : undefined;
+    if (!a) return issues.add(`${path}[${i}]`, `must be an IP address or "auto", got ${describe(v)}`), [];
+    if (family !== undefined && a.family !== family) {
+      return issues.add(`${path}[${i}]`, `is IPv${a.family} but the virtualIPs are IPv${family}`), [];
+    }
+    return [a.address];
+  });
 }
 
 function readAllowedNamespaces(spec: Obj, p: string, issues: IssueList): string[] {

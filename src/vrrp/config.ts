@@ -36,8 +36,14 @@ export interface RouterConfig {
   preemptDelayMs: number;
   /** v2 simple password, 1..8 bytes UTF-8. */
   authPassword?: string;
-  /** Empty => multicast to 224.0.0.18 / ff02::12. */
+  /** Empty => multicast to 224.0.0.18 / ff02::12, unless `unicast` says otherwise. */
   unicastPeers: string[];
+  /**
+   * Unicast even while unicastPeers is empty: a router alone, which sends nothing until peers are
+   * set (a unicast instance whose peers come from elsewhere, e.g. the Nodes of a cluster).
+   * Default: unicast when unicastPeers lists any.
+   */
+  unicast?: boolean;
   /** Source address of our adverts (IPv6 multicast: link-local, RFC 5798 §5.1.2.1). */
   localAddress: string;
   tracks: TrackConfig[];
@@ -48,6 +54,7 @@ export interface NormalizedConfig {
   readonly raw: RouterConfig;
   readonly virtualIPs: readonly string[];
   readonly unicastPeers: readonly string[];
+  readonly unicast: boolean;
   readonly local: ParsedAddress;
   /** Where adverts go: the peers, or the family's multicast group. */
   readonly destinations: readonly string[];
@@ -62,6 +69,11 @@ function isInt(n: unknown, min: number, max: number): n is number {
 
 function isNonNegative(n: unknown): n is number {
   return typeof n === 'number' && Number.isFinite(n) && n >= 0;
+}
+
+/** Whether adverts go to the peers (possibly none) rather than the multicast group. */
+export function isUnicast(c: { unicast?: boolean; unicastPeers: readonly string[] }): boolean {
+  return c.unicast ?? (Array.isArray(c.unicastPeers) && c.unicastPeers.length > 0);
 }
 
 /** Every problem with the config, as "field: what is wrong"; empty when usable. */
@@ -109,7 +121,8 @@ export function checkRouterConfig(c: RouterConfig): string[] {
   if (local === undefined) errors.push(`localAddress: not an IPv${fam} address: ${String(c.localAddress)}`);
   const peers = Array.isArray(c.unicastPeers) ? c.unicastPeers : [];
   if (!Array.isArray(c.unicastPeers)) errors.push('unicastPeers: must be an array');
-  if (local !== undefined && fam === 6 && peers.length === 0 && !isLinkLocalV6(local.bytes)) {
+  if (c.unicast === false && peers.length > 0) errors.push('unicast: false, but unicastPeers lists peers');
+  if (local !== undefined && fam === 6 && !isUnicast(c) && !isLinkLocalV6(local.bytes)) {
     errors.push('localAddress: IPv6 multicast adverts must come from a link-local address');
   }
   const seenPeers = new Set<string>();
@@ -153,12 +166,14 @@ export function normalizeConfig(c: RouterConfig): NormalizedConfig {
   const local = parseAddressOfFamily(c.localAddress, c.family);
   if (local === undefined) throw new RangeError(`unreachable: ${c.localAddress}`);
   const unicastPeers = c.unicastPeers.map(canon);
+  const unicast = isUnicast(c);
   return {
     raw: c,
     virtualIPs: c.virtualIPs.map(canon),
     unicastPeers,
+    unicast,
     local,
-    destinations: unicastPeers.length > 0 ? unicastPeers : [multicastGroup(c.family)],
+    destinations: unicast ? unicastPeers : [multicastGroup(c.family)],
     authType: c.authPassword !== undefined ? 1 : 0,
     authData: c.authPassword !== undefined ? passwordAuthData(c.authPassword) : new Uint8Array(V2_AUTH_DATA_LENGTH),
     addressOwner: c.priority === 255,

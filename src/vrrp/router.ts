@@ -55,7 +55,6 @@ interface TrackState {
 const REFRESH_REPEAT = 1;
 
 export class VrrpRouter {
-  readonly config: RouterConfig;
   readonly stats: RouterStats = {
     advertsSent: 0,
     advertsReceived: 0,
@@ -65,8 +64,8 @@ export class VrrpRouter {
     ownerAddressListMismatches: 0,
   };
 
-  readonly #cfg: NormalizedConfig;
-  readonly #validate: Validator;
+  #cfg: NormalizedConfig;
+  #validate: Validator;
   readonly #tracks = new Map<string, TrackState>();
   #actions: Action[] = [];
   #head = 0;
@@ -92,22 +91,26 @@ export class VrrpRouter {
 
   constructor(config: RouterConfig) {
     this.#cfg = normalizeConfig(config);
-    this.config = config;
     for (const t of config.tracks) this.#tracks.set(t.name, { weight: t.weight, up: true });
-    this.#validate = createValidator({
-      version: config.version,
-      family: config.family,
-      vrid: config.vrid,
-      addresses: this.#cfg.virtualIPs,
-      advertIntervalCs: config.advertIntervalCs,
-      authType: this.#cfg.authType,
-      authData: this.#cfg.authData,
-      addressOwner: this.#cfg.addressOwner,
-      localAddress: this.#cfg.local.text,
-      unicastPeers: this.#cfg.unicastPeers,
-    });
+    this.#validate = validatorFor(this.#cfg);
     this.#masterAdverIntervalCs = config.advertIntervalCs;
     this.#effective = this.#computePriority();
+  }
+
+  get config(): RouterConfig {
+    return this.#cfg.raw;
+  }
+
+  /**
+   * Replaces a unicast router's peers in place, whatever its state: adverts go to the new list
+   * from the next one on, and only the new peers are heard. Throws RangeError, changing nothing,
+   * when the list is unusable or the router is a multicast one.
+   */
+  setUnicastPeers(peers: string[]): void {
+    if (!this.#cfg.unicast) throw new RangeError(`invalid VRRP router config ${this.#cfg.raw.name}: a multicast router has no peers to set`);
+    const cfg = normalizeConfig({ ...this.#cfg.raw, unicastPeers: peers });
+    this.#validate = validatorFor(cfg);
+    this.#cfg = cfg;
   }
 
   get state(): State {
@@ -438,7 +441,8 @@ export class VrrpRouter {
       const bytes = encodeAdvert(advert, { family: c.family, src, dst });
       this.#emit({ kind: 'send', bytes, to: [dst], src });
     }
-    this.stats.advertsSent++;
+    // A unicast router alone sends to no one: nothing to count.
+    if (this.#cfg.destinations.length > 0) this.stats.advertsSent++;
   }
 
   #drop(reason: DropReason): void {
@@ -451,4 +455,21 @@ export class VrrpRouter {
     this.#garpDelayAt = undefined;
     this.#garpRefreshAt = undefined;
   }
+}
+
+function validatorFor(cfg: NormalizedConfig): Validator {
+  const c = cfg.raw;
+  return createValidator({
+    version: c.version,
+    family: c.family,
+    vrid: c.vrid,
+    addresses: cfg.virtualIPs,
+    advertIntervalCs: c.advertIntervalCs,
+    authType: cfg.authType,
+    authData: cfg.authData,
+    addressOwner: cfg.addressOwner,
+    localAddress: cfg.local.text,
+    unicastPeers: cfg.unicastPeers,
+    unicast: cfg.unicast,
+  });
 }

@@ -14,6 +14,7 @@
 // - Adverts from our own address are dropped ('own-address'): with multicast loop off they can
 //   only be a duplicate address on the segment, and the tie-break cannot order equal addresses.
 import { parseAddressOfFamily, type Family } from './address.ts';
+import { isUnicast } from './config.ts';
 import type { DropReason } from './drop-reason.ts';
 import { decodeAdvert, V2_AUTH_DATA_LENGTH, VRRP_TTL, type Advert, type VrrpVersion } from './packet.ts';
 
@@ -45,8 +46,10 @@ export interface ValidationPolicy {
   addressOwner: boolean;
   /** The source address of our own adverts. */
   localAddress: string;
-  /** Empty: multicast. Otherwise adverts must come from one of these. */
+  /** Empty: multicast (unless `unicast`). Otherwise adverts must come from one of these. */
   unicastPeers: readonly string[];
+  /** Unicast with no peers yet: every advert is from an unknown peer. Default: peers listed. */
+  unicast?: boolean;
 }
 
 export type ValidationResult =
@@ -80,7 +83,7 @@ export function createValidator(policy: ValidationPolicy): Validator {
   if (local === undefined) throw new RangeError(`local address: not an IPv${family} address: ${policy.localAddress}`);
   const authData = new Uint8Array(V2_AUTH_DATA_LENGTH);
   if (policy.authData !== undefined) authData.set(policy.authData.subarray(0, V2_AUTH_DATA_LENGTH));
-  const multicast = peers.size === 0;
+  const multicast = !isUnicast(policy);
 
   return (bytes, meta) => {
     const src = parseAddressOfFamily(meta.src, family);

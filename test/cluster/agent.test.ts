@@ -226,6 +226,43 @@ test('SIGKILL of the master agent: n2\'s entry says MASTER within 2 s of its tak
   await assertServedBy(c().lab, vip, n2);
 });
 
+test('unicastPeers [auto]: alone, n1 is master and sends nothing; n2 selected, n1 advertises to its InternalIP only, without a restart; SIGKILL moves the VIP', async (t) => {
+  const [n1, n2] = nodes();
+  const vip = vip4(18);
+  t.after(async () => { await c().kubectl(['label', 'node', 'n1', 'n2', 'kubelived-auto-']); });
+  await c().kubectl(['label', 'node', 'n1', 'kubelived-auto=on']);
+  const instance = vrrpInstance({ name: 'auto', vrid: 69, vips: [`${vip}/24`], priorityOverrides: n1First, advertisementInterval: '100ms', unicastPeers: ['auto'] });
+  instance.spec = { ...(instance.spec as Record<string, unknown>), nodeSelector: { matchLabels: { 'kubelived-auto': 'on' } } };
+  await apply([instance], t);
+  const [a1, a2] = startAgents(t);
+  /** n1's VRRP packets as n2's link sees them (the bridge floods multicast to every port). */
+  const sentByN1 = async (count: number, seconds: number): Promise<string[]> => {
+    const r = await c().lab.exec(n2.netns, ['timeout', String(seconds), 'tcpdump', '-i', n2.ifname, '-n', '-l', '-c', String(count), `ip proto 112 and src host ${n1.ipv4}`], { allowFail: true });
+    return r.stdout.split('\n').flatMap((l) => /IP (\S+) > (\S+): VRRPv3/.exec(l)?.slice(1, 3).join(' > ') ?? []);
+  };
+
+  await a1?.waitForState('auto', 'Master', 15_000);
+  await a1?.proc.waitForLine(/"msg":"VrrpInstance\/auto: unicast peers \(auto\): none, /, 1000, 0);
+  await assertServedBy(c().lab, vip, n1);
+  assert.deepEqual(await sentByN1(1, 2), [], 'alone: no advert, not even to 224.0.0.18');
+
+  const from = a1?.proc.mark();
+  await c().kubectl(['label', 'node', 'n2', 'kubelived-auto=on']);
+  await waitForStates('vrrpinstance/auto', { n1: 'MASTER', n2: 'BACKUP' }, 15_000);
+  await a1?.proc.waitForLine(new RegExp(`"instance":"auto","peers":\\["${n2.ipv4}"\\],"msg":"unicast peers changed"`), 5000, from);
+  const adverts = await sentByN1(10, 10);
+  assert.equal(adverts.length, 10);
+  assert.deepEqual(new Set(adverts), new Set([`${n1.ipv4} > ${n2.ipv4}`]));
+  const restarts = a1?.proc.output.slice(from).filter((l) => /"instance":"auto".*"to":"/.test(l.line)) ?? [];
+  assert.deepEqual(restarts.map((l) => l.line), [], 'n1 took its new peer without a transition');
+  await assertServedBy(c().lab, vip, n1);
+
+  const killed = a2?.proc.mark();
+  a1?.proc.signal('SIGKILL');
+  await a2?.waitForState('auto', 'Master', 5000, killed);
+  await assertServedBy(c().lab, vip, n2);
+});
+
 test('a priority change in the resource moves the master, and status follows', async (t) => {
   const [n1, n2] = nodes();
   const vip = vip4(12);

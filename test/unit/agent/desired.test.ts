@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseResources } from '../../../src/api/documents.ts';
+import { parseResources, readVrrpInstance } from '../../../src/api/documents.ts';
 import { plansForNode } from '../../../src/agent/desired.ts';
 
 const FILE = `
@@ -50,4 +50,15 @@ test('a missing secret or key is an error naming the reference', () => {
     /VrrpInstance\/edge-only: spec\.authentication\.secretRef: Secret default\/vrrp not found/);
   const wrongKey = parseResources(FILE.replace('password: ', 'pass: '), 'f');
   assert.throws(() => plansForNode(wrongKey, { name: 'n', labels: { role: 'edge' } }, () => true), /has no key password/);
+});
+
+test('unicastPeers [auto] needs the Kubernetes source to resolve it: unresolved, no plan is made', () => {
+  const read = readVrrpInstance({ apiVersion: 'kubelived.io/v1alpha1', kind: 'VrrpInstance', metadata: { name: 'vi' }, spec: { vrid: 1, virtualIPs: ['198.18.0.100'], unicastPeers: ['auto'] } }, 'test');
+  assert.ok(read.resource);
+  const set = { vrrpInstances: [read.resource], virtualServers: [], secrets: [] };
+  assert.throws(() => plansForNode(set, { name: 'n1', labels: {} }, () => true), /VrrpInstance\/vi: spec\.unicastPeers: "auto" is not resolved/);
+  const [plan] = plansForNode({ ...set, vrrpInstances: [{ ...read.resource, autoPeers: ['198.18.0.12'] }] }, { name: 'n1', labels: {} }, () => true);
+  assert.deepEqual([plan?.unicast, plan?.unicastPeers], [true, ['198.18.0.12']]);
+  const multicast = plansForNode(parseResources(FILE, 'f'), { name: 'n1', labels: {} }, () => true)[0];
+  assert.deepEqual([multicast?.unicast, multicast?.unicastPeers], [false, []]);
 });

@@ -1,9 +1,11 @@
 // API objects -> the ResourceSet one node runs: selection by the Node's labels, one invalid
 // object skipped (its last valid version kept) without blocking the others, conflicts, Secrets,
-// backendRefs, and rebuilds that keep unchanged resources as the same objects.
+// backendRefs, unicastPeers [auto] from the Nodes, and rebuilds that keep unchanged resources as
+// the same objects.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
+import { plansForNode } from '../../../src/agent/desired.ts';
 import { KubeResources } from '../../../src/agent/kube-resources.ts';
 import type { ApiObject, KubeView } from '../../../src/agent/kube-resources.ts';
 import { validate } from '../../../src/controller/validation.ts';
@@ -46,13 +48,16 @@ function secret(name: string, data: Record<string, string>, namespace = 'kubeliv
 }
 
 class View implements KubeView {
+  node = 'n1';
   labels: Record<string, string> = { 'kubernetes.io/hostname': 'n1' };
+  nodeList: ApiObject[] = [];
   namespace = 'kubelived-system';
   vri: ApiObject[] = [];
   vs: ApiObject[] = [];
   sec: ApiObject[] = [];
   svc: ApiObject[] = [];
   slices: ApiObject[] = [];
+  nodes(): ApiObject[] { return this.nodeList; }
   vrrpInstances(): ApiObject[] { return this.vri; }
   virtualServers(): ApiObject[] { return this.vs; }
   secrets(): ApiObject[] { return this.sec; }
@@ -286,4 +291,84 @@ test('the agent runs exactly what the controller accepts for its node, ties on c
   const servers = [...verdicts.servers].filter(([, v]) => v.accepted).map(([key]) => key);
   assert.deepEqual(set.virtualServers.map((v) => `${v.namespace}/${v.name}`), servers);
   assert.deepEqual(servers, ['a/x']);
+});
+
+function node(name: string, addresses: string[], labels: Record<string, string> = {}, resourceVersion = '1'): ApiObject {
+  return {
+    apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'kubernetes.io/hostname': name, ...labels }, resourceVersion },
+    status: { addresses: addresses.map((address) => ({ type: 'InternalIP', address })) },
+  };
+}
+
+test('unicastPeers [auto]: the other selected Nodes\' InternalIPs, following the Nodes, the same object while they stay', () => {
+  const { log, lines } = logger();
+  const view = new View();
+  view.labels = { 'kubernetes.io/hostname': 'n1', role: 'lb' };
+  view.vri = [
+    instance('vi', { unicastPeers: ['auto'], nodeSelector: { matchLabels: { role: 'lb' } } }),
+    instance('mc', { vrid: 52, virtualIPs: ['198.18.0.101/24'] }),
+  ];
+  view.nodeList = [node('n1', ['198.18.0.11'], { role: 'lb' }), node('n3', ['198.18.0.13'], { role: 'lb' }), node('n2', ['198.18.0.12'], { role: 'lb' })];
+  const r = new KubeResources(log);
+  const a = r.build(view);
+  assert.deepEqual(a.vrrpInstances.map((i) => [i.name, i.autoPeers]), [['mc', undefined], ['vi', ['198.18.0.12', '198.18.0.13']]]);
+  const plan = plansForNode(a, { name: 'n1', labels: view.labels }, () => true).find((p) => p.name === 'vi');
+  assert.deepEqual([plan?.unicast, plan?.unicastPeers], [true, ['198.18.0.12', '198.18.0.13']]);
+  assert.deepEqual(lines.map((l) => l.msg), ['VrrpInstance/vi: unicast peers (auto): 198.18.0.12, 198.18.0.13']);
+
+  // A Node neither selected nor changing a peer, or a peer's status heartbeat: nothing changes.
+  view.nodeList = [...view.nodeList, node('w1', ['198.18.0.21'], { role: 'worker' })];
+  view.nodeList[1] = node('n3', ['198.18.0.13'], { role: 'lb' }, '2');
+  const b = r.build(view);
+  assert.equal(b.vrrpInstances[1], a.vrrpInstances[1]);
+
+  // Relabelled into the selection, readdressed, deleted: each changes the peers.
+  view.nodeList[3] = node('w1', ['198.18.0.21'], { role: 'lb' }, '2');
+  assert.deepEqual(r.build(view).vrrpInstances[1]?.autoPeers, ['198.18.0.12', '198.18.0.13', '198.18.0.21']);
+  view.nodeList[1] = node('n3', ['198.18.0.3'], { role: 'lb' }, '3');
+  assert.deepEqual(r.build(view).vrrpInstances[1]?.autoPeers, ['198.18.0.3', '198.18.0.12', '198.18.0.21']);
+  view.nodeList = view.nodeList.filter((n) => n.metadata.name !== 'n2');
+  const c = r.build(view);
+  assert.deepEqual(c.vrrpInstances[1]?.autoPeers, ['198.18.0.3', '198.18.0.21']);
+  assert.equal(c.vrrpInstances[0], a.vrrpInstances[0], 'a multicast instance is not touched');
+  assert.equal(lines.length, 4, 'one line per change of peers');
+});
+
+test('unicastPeers [auto] alone: unicast with no peers, not multicast; a Node without an InternalIP of the family is logged once', () => {
+  const { log, lines } = logger();
+  const view = new View();
+  view.vri = [instance('v6', { virtualIPs: ['2001:2::100/64'], unicastPeers: ['auto'] })];
+  view.nodeList = [node('n1', ['198.18.0.11', '2001:2::11']), node('n2', ['198.18.0.12'])];
+  const r = new KubeResources(log);
+  const set = r.build(view);
+  assert.deepEqual(set.vrrpInstances[0]?.autoPeers, []);
+  const [plan] = plansForNode(set, { name: 'n1', labels: view.labels }, () => true);
+  assert.deepEqual([plan?.unicast, plan?.unicastPeers], [true, []]);
+  assert.deepEqual(lines.map((l) => [l.level, l.msg]), [
+    [40, 'Node n2 has no IPv6 InternalIP: it is not a unicast peer of VrrpInstance/v6 (spec.unicastPeers: [auto])'],
+    [30, 'VrrpInstance/v6: unicast peers (auto): none, no other selected Node has an IPv6 InternalIP; it runs alone (master, no adverts) until one does'],
+  ]);
+  assert.equal(r.build(view).vrrpInstances[0], set.vrrpInstances[0]);
+  assert.equal(lines.length, 2, 'a rebuild says nothing new');
+
+  // n2 becomes dual-stack: it is a peer; losing its address again is logged again.
+  view.nodeList[1] = node('n2', ['198.18.0.12', '2001:2::12'], {}, '2');
+  assert.deepEqual(r.build(view).vrrpInstances[0]?.autoPeers, ['2001:2::12']);
+  view.nodeList[1] = node('n2', ['198.18.0.12'], {}, '3');
+  assert.deepEqual(r.build(view).vrrpInstances[0]?.autoPeers, []);
+  assert.equal(lines.filter((l) => l.level === 40).length, 2);
+});
+
+test('unicastPeers [auto] of an instance kept at its last valid version is resolved too', () => {
+  const { log } = logger();
+  const view = new View();
+  view.vri = [instance('vi', { unicastPeers: ['auto'] })];
+  view.nodeList = [node('n1', ['198.18.0.11']), node('n2', ['198.18.0.12'])];
+  const r = new KubeResources(log);
+  r.build(view);
+  view.vri = [instance('vi', { unicastPeers: ['auto', '198.18.0.13'] }, { generation: 2 })];
+  view.nodeList = [...view.nodeList, node('n3', ['198.18.0.13'])];
+  const set = r.build(view);
+  assert.equal(set.vrrpInstances[0]?.spec.unicastPeers, 'auto');
+  assert.deepEqual(set.vrrpInstances[0]?.autoPeers, ['198.18.0.12', '198.18.0.13']);
 });

@@ -13,6 +13,8 @@ test('the rehearsal takes over, yields and shuts down, for every kind of instanc
   const variants: [string, RouterConfig][] = [
     ['v3 multicast', base],
     ['v3 unicast', { ...base, unicastPeers: ['198.18.0.12'] }],
+    ['v3 unicast alone (no peers yet)', { ...base, unicast: true, unicastPeers: [] }],
+    ['v3 IPv6 unicast alone, from a global address', { ...base, family: 6, virtualIPs: ['2001:2::100'], localAddress: '2001:2::11', unicast: true, unicastPeers: [] }],
     ['v3 IPv6', { ...base, family: 6, virtualIPs: ['2001:2::100'], localAddress: 'fe80::6b:6cff:fe00:1' }],
     ['v2 with password', { ...base, version: 2, advertIntervalCs: 100, authPassword: 'secret' }],
     ['priority 254', { ...base, priority: 254 }],
