@@ -696,8 +696,9 @@ describe('announcements', () => {
   });
 
   it('unsolicited NA: to ff02::1 from the link-local address, hop limit 255, Override set, Solicited clear, target and its MAC', async (t) => {
-    // Only A's: B's own neighbour discovery (a solicited NA answering A) may cross the capture.
-    const capture = await Capture.start(B, ['icmp6', 'and', 'ip6[40]', '==', '136', 'and', 'ether', 'src', MAC_A]);
+    // Only A's unsolicited ones: A's kernel answers B's neighbour solicitations (B resolving
+    // A's link-local address) with solicited NAs (flag S, 0x40, set), which may cross the capture.
+    const capture = await Capture.start(B, ['icmp6', 'and', 'ip6[40]', '==', '136', 'and', 'ip6[44]', '&', '0x40', '==', '0', 'and', 'ether', 'src', MAC_A]);
     const a = await Rpc.start(A);
     t.after(async () => {
       a.kill();
