@@ -244,20 +244,13 @@ export class Controller {
       failures.push(e);
     }
     const { writes, stale, recheckAt } = this.plan(Date.now());
-    await runLimited(writes, MAX_PARALLEL_WRITES, async (w) => {
+    const tasks = [...writes.map((w) => () => this.writeStatus(w)), ...stale.map((e) => () => this.removeEntry(e))];
+    await runLimited(tasks, MAX_PARALLEL_WRITES, async (task) => {
       if (!this.leading) return;
       try {
-        await this.writeStatus(w);
+        await task();
       } catch (e) {
         failures.push(e);
-      }
-    });
-    await runLimited(stale, MAX_PARALLEL_WRITES, async (e) => {
-      if (!this.leading) return;
-      try {
-        await this.removeEntry(e);
-      } catch (err) {
-        failures.push(err);
       }
     });
     if (failures.length > 0) {
