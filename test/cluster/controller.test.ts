@@ -402,6 +402,13 @@ test('SplitBrain: two live nodes MASTER beyond one advert interval; a takeover f
 });
 
 test('an agent writing its entry before its first Lease is starting, not failing; one whose Lease never comes is reported', async (t) => {
+  // Two more registered Nodes (a kubelet registers its Node before any pod runs there), known to
+  // the controller from its first list: entries of unregistered nodes are removed as stale.
+  const extra = ['n3', 'n4'].map((name) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'kubernetes.io/hostname': name } } }));
+  await c().kubectl(['apply', '-f', '-'], { input: list(extra) });
+  t.after(async () => {
+    await c().kubectl(['delete', '--ignore-not-found', '-f', '-'], { input: list(extra), allowFail: true });
+  });
   startController(t);
   await apply([instance('fresh', 83, ['198.18.0.183/24'])], t);
   await waitForCondition(['vrrpinstance/fresh'], 'Accepted', 'True', 'Valid');
